@@ -1,0 +1,57 @@
+# hubsync: `make run` serves the whole pipeline locally; `make test` runs every check CI runs.
+# Each target sets itself up (virtual environments, installs) on first use.
+SHELL := /bin/bash
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+# The Lambda runtime is python3.13; the code also runs on 3.11+. scripts/find-python chooses.
+BASE_PYTHON = $(shell scripts/find-python)
+# Template checks run offline: SAM and cfn-lint only need a region and some credentials to exist.
+OFFLINE_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+
+.PHONY: run test unit lint typecheck pytest template bench clean setup
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(SAMVENV)/.installed: requirements-sam.txt
+	test -x $(SAMVENV)/bin/python || $(BASE_PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAMVENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m hubsync_local
+
+test: lint typecheck pytest template
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit
+
+# cfn-lint, `sam validate --lint` and `sam build` (which needs python3.13 on PATH: the venv's).
+template: $(VENV)/.installed $(SAMVENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(OFFLINE_AWS) $(SAMVENV)/bin/sam validate --lint --template template.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(OFFLINE_AWS) $(SAMVENV)/bin/sam build --template template.yaml
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

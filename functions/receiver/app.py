@@ -1,0 +1,28 @@
+"""ReceiverFunction: API Gateway HTTP API (payload 2.0) -> verified, validated events on SQS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from hubsync.config import Settings
+from hubsync.factory import build_receiver
+from hubsync.receiver import Receiver, request_from_api_gateway
+
+logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"hubsync"})
+_receiver: Receiver | None = None
+
+
+def _service() -> Receiver:
+    # Built on the first request, then kept for the container's life (clients, cached secrets).
+    global _receiver
+    if _receiver is None:
+        _receiver = build_receiver(Settings.from_env())
+    return _receiver
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _service().handle(request_from_api_gateway(event)).to_api_gateway()

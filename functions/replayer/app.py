@@ -1,0 +1,31 @@
+"""ReplayerFunction: moves DLQ messages back to the main queue on demand.
+
+Input (all optional): {"dryRun": true, "limit": 100, "category": "OBJECT_NOT_FOUND"} or
+"categories": [...]. Answers the replay report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from hubsync.config import Settings
+from hubsync.factory import build_replayer
+from hubsync.replay import deadline_from
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    event = event or {}
+    categories = event.get("categories") or ([event["category"]] if event.get("category") else [])
+    limit = event.get("limit")
+    report = build_replayer(Settings.from_env()).run(
+        dry_run=bool(event.get("dryRun", False)),
+        limit=int(limit) if limit is not None else None,
+        categories=[str(c) for c in categories],
+        keep_going=deadline_from(context.get_remaining_time_in_millis),
+    )
+    logger.info("replay done", extra=report.as_dict())
+    return report.as_dict()

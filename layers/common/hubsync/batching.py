@@ -1,0 +1,82 @@
+"""Merging events per record (last write wins, per property, by event time) and cutting requests.
+
+HubSpot refuses a whole batch with duplicate ids, so each record appears once per request; and at
+most 100 inputs go in one request. Records addressed through different ``idProperty`` values go in
+different requests: HubSpot cannot tell us whether two of them are the same record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from hubsync.events import Event
+from hubsync.types import BatchInput
+
+MAX_INPUTS_PER_REQUEST = 100
+
+S = TypeVar("S")  # what each contribution carries back (the SQS message it came from)
+
+
+@dataclass
+class MergedInput(Generic[S]):
+    """One record's merged properties and every event (with its source) that contributed."""
+
+    object_type: str
+    id_property: str | None
+    id: str
+    properties: dict[str, str] = field(default_factory=dict)
+    property_times: dict[str, int] = field(default_factory=dict)
+    sources: list[tuple[Event, S]] = field(default_factory=list)
+
+    def as_input(self, trace_id: str) -> BatchInput:
+        item: BatchInput = {"id": self.id, "properties": self.properties, "objectWriteTraceId": trace_id}
+        if self.id_property:
+            item["idProperty"] = self.id_property
+        return item
+
+
+@dataclass
+class BatchRequest(Generic[S]):
+    """One ``batch/update`` call: its object type and its inputs keyed by trace id."""
+
+    object_type: str
+    inputs: dict[str, MergedInput[S]]
+
+    def payload(self) -> list[BatchInput]:
+        return [merged.as_input(trace) for trace, merged in self.inputs.items()]
+
+
+def merge(contributions: Iterable[tuple[Event, S]]) -> list[MergedInput[S]]:
+    """Merge events per record. Later ``occurred_at`` wins per property; ties go to the later arrival.
+
+    ``contributions`` must be in arrival order (their index breaks ties).
+    """
+    indexed = list(enumerate(contributions))
+    indexed.sort(key=lambda pair: (pair[1][0].occurred_at, pair[0]))
+    records: dict[tuple[str, str, str], MergedInput[S]] = {}
+    for _, (event, source) in indexed:
+        merged = records.get(event.record_key)
+        if merged is None:
+            merged = MergedInput(event.object_type, event.id_property, event.id)
+            records[event.record_key] = merged
+        for name, value in event.properties.items():
+            merged.properties[name] = value
+            merged.property_times[name] = event.occurred_at
+        merged.sources.append((event, source))
+    return list(records.values())
+
+
+def plan_requests(merged: Iterable[MergedInput[S]], max_inputs: int = MAX_INPUTS_PER_REQUEST) -> list[BatchRequest[S]]:
+    """The fewest requests: one group per (objectType, idProperty), cut into chunks of ``max_inputs``."""
+    groups: dict[tuple[str, str], list[MergedInput[S]]] = {}
+    for item in merged:
+        groups.setdefault((item.object_type, item.id_property or ""), []).append(item)
+    requests: list[BatchRequest[S]] = []
+    for (object_type, _), items in groups.items():
+        for start in range(0, len(items), max_inputs):
+            chunk = items[start : start + max_inputs]
+            # Trace ids only need to be unique within one request; short ones keep the payload small.
+            requests.append(BatchRequest(object_type, {f"t{i}": item for i, item in enumerate(chunk)}))
+    return requests

@@ -1,0 +1,112 @@
+"""Settings from the environment. Precedence: explicit argument > environment variable > default.
+
+The same variable names are used in Lambda, in the local stack and in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hubsync.exceptions import ConfigurationError
+
+QUEUE_URL = "QUEUE_URL"
+DLQ_URL = "DLQ_URL"
+HUBSPOT_BASE_URL = "HUBSPOT_BASE_URL"
+HUBSPOT_TOKEN_SECRET_ARN = "HUBSPOT_TOKEN_SECRET_ARN"
+HUBSPOT_ACCESS_TOKEN = "HUBSPOT_ACCESS_TOKEN"
+WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"
+WEBHOOK_SECRETS = "WEBHOOK_SECRETS"
+OBJECT_TYPE = "OBJECT_TYPE"
+MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+HUBSPOT_TIMEOUT_SECONDS = "HUBSPOT_TIMEOUT_SECONDS"
+SECRETS_CACHE_SECONDS = "SECRETS_CACHE_SECONDS"
+SIGNATURE_TOLERANCE_SECONDS = "SIGNATURE_TOLERANCE_SECONDS"
+MAX_BODY_BYTES = "MAX_BODY_BYTES"
+
+DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_OBJECT_TYPE = "partner_services"
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_HUBSPOT_TIMEOUT_SECONDS = 20.0
+DEFAULT_SECRETS_CACHE_SECONDS = 300.0
+DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def require(value: str | None, name: str) -> str:
+    """The value, or a ConfigurationError naming the variable that should have held it."""
+    if not value:
+        raise ConfigurationError(f"{name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the functions read from the environment (see the README's configuration table).
+
+    Reads: QUEUE_URL, DLQ_URL, HUBSPOT_BASE_URL, HUBSPOT_TOKEN_SECRET_ARN, HUBSPOT_ACCESS_TOKEN,
+    WEBHOOK_SECRET_ARN, WEBHOOK_SECRETS, OBJECT_TYPE, MAX_RECEIVE_COUNT, HUBSPOT_TIMEOUT_SECONDS,
+    SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES.
+    """
+
+    queue_url: str | None = None
+    dlq_url: str | None = None
+    hubspot_base_url: str = DEFAULT_HUBSPOT_BASE_URL
+    hubspot_token_secret_arn: str | None = None
+    hubspot_access_token: str | None = None
+    webhook_secret_arn: str | None = None
+    webhook_secrets: str | None = None
+    object_type: str = DEFAULT_OBJECT_TYPE
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    hubspot_timeout_seconds: float = DEFAULT_HUBSPOT_TIMEOUT_SECONDS
+    secrets_cache_seconds: float = DEFAULT_SECRETS_CACHE_SECONDS
+    signature_tolerance_seconds: int = DEFAULT_SIGNATURE_TOLERANCE_SECONDS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __repr__(self) -> str:
+        # The inline token and secrets (local use) must never reach a log line through repr().
+        hidden = {"hubspot_access_token", "webhook_secrets"}
+        fields = ", ".join(
+            f"{name}={'***' if name in hidden and value else value!r}" for name, value in self.__dict__.items()
+        )
+        return f"Settings({fields})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            queue_url=_text(env, QUEUE_URL),
+            dlq_url=_text(env, DLQ_URL),
+            hubspot_base_url=(_text(env, HUBSPOT_BASE_URL) or DEFAULT_HUBSPOT_BASE_URL).rstrip("/"),
+            hubspot_token_secret_arn=_text(env, HUBSPOT_TOKEN_SECRET_ARN),
+            hubspot_access_token=_text(env, HUBSPOT_ACCESS_TOKEN),
+            webhook_secret_arn=_text(env, WEBHOOK_SECRET_ARN),
+            webhook_secrets=_text(env, WEBHOOK_SECRETS),
+            object_type=_text(env, OBJECT_TYPE) or DEFAULT_OBJECT_TYPE,
+            max_receive_count=int(_number(env, MAX_RECEIVE_COUNT, DEFAULT_MAX_RECEIVE_COUNT, 1)),
+            hubspot_timeout_seconds=_number(env, HUBSPOT_TIMEOUT_SECONDS, DEFAULT_HUBSPOT_TIMEOUT_SECONDS, 0.1),
+            secrets_cache_seconds=_number(env, SECRETS_CACHE_SECONDS, DEFAULT_SECRETS_CACHE_SECONDS, 0),
+            signature_tolerance_seconds=int(
+                _number(env, SIGNATURE_TOLERANCE_SECONDS, DEFAULT_SIGNATURE_TOLERANCE_SECONDS, 1)
+            ),
+            max_body_bytes=int(_number(env, MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)),
+        )

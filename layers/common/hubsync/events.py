@@ -1,0 +1,233 @@
+"""Change events: parsing, validation and normalisation to what HubSpot accepts (strings only).
+
+An event as sent by the external system::
+
+    {"id": "512", "properties": {"property_number": 17, "property_checkbox": false},
+     "idProperty": "my_unique_property_name", "objectType": "partner_services",
+     "occurredAt": "2019-10-30T03:30:17.883Z", "eventId": "evt-1"}
+
+Normalising is idempotent: a queued (already normalised) event parses to itself, so the updater
+and the replayer use the same parser as the receiver.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from hubsync.exceptions import BadRequestError, InvalidEventError
+
+# HubSpot internal property names: letters, digits, underscores; no spaces or dots.
+_PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+# Object types: names ("partner_services", "contacts", "p_custom") or ids ("2-123456").
+_OBJECT_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+MAX_ID_LENGTH = 512
+MAX_PROPERTIES = 1000
+# Before this, an epoch value is almost surely seconds sent as milliseconds (year 2001 in ms).
+_MIN_EPOCH_MS = 978_307_200_000
+# Events from the future would win last-write-wins against every later real change.
+_MAX_FUTURE_MS = 24 * 3600 * 1000
+# Bookkeeping fields hubsync itself adds to a queued event and keeps through re-parsing.
+_PASSTHROUGH = ("webhookId", "replayCount")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalised change event: HubSpot-ready string properties and an event time in epoch ms."""
+
+    id: str
+    properties: dict[str, str]
+    object_type: str
+    occurred_at: int
+    id_property: str | None = None
+    event_id: str | None = None
+    received_at: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def record_key(self) -> tuple[str, str, str]:
+        """What identifies the record: events with the same key are merged."""
+        return (self.object_type, self.id_property or "", self.id)
+
+    def to_message(self) -> dict[str, Any]:
+        """The event as queued (the SQS message body)."""
+        message: dict[str, Any] = {
+            "id": self.id,
+            "objectType": self.object_type,
+            "properties": self.properties,
+            "occurredAt": self.occurred_at,
+        }
+        if self.id_property:
+            message["idProperty"] = self.id_property
+        if self.event_id:
+            message["eventId"] = self.event_id
+        if self.received_at is not None:
+            message["receivedAt"] = self.received_at
+        message.update(self.extra)
+        return message
+
+
+def normalise_value(value: Any, name: str) -> str:
+    """A JSON value as HubSpot wants it: a string. Nested objects are refused."""
+    if value is None:
+        return ""  # HubSpot clears a property given ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        return _plain_decimal(value, name)
+    if isinstance(value, list):
+        return ";".join(_list_item(item, name) for item in value)
+    raise InvalidEventError(f"property {name!r}: nested objects are not allowed (got {type(value).__name__})")
+
+
+def _list_item(item: Any, name: str) -> str:
+    if item is None or isinstance(item, dict | list):
+        raise InvalidEventError(f"property {name!r}: list items must be strings, numbers or booleans")
+    return normalise_value(item, name)
+
+
+def _plain_decimal(value: float | Decimal, name: str) -> str:
+    number = Decimal(repr(value)) if isinstance(value, float) else value
+    if not number.is_finite():
+        raise InvalidEventError(f"property {name!r}: {value} is not a finite number")
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def parse_occurred_at(value: Any, now_ms: int) -> int:
+    """ISO 8601 (UTC when no offset is given) or epoch milliseconds, as epoch milliseconds."""
+    if isinstance(value, bool):
+        raise InvalidEventError("occurredAt must be an ISO 8601 string or epoch milliseconds")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int):
+        ms = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidEventError(f"occurredAt {value[:64]!r} is not ISO 8601 or epoch milliseconds") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ms = int(moment.timestamp() * 1000)
+    else:
+        raise InvalidEventError("occurredAt must be an ISO 8601 string or epoch milliseconds")
+    if ms < _MIN_EPOCH_MS:
+        raise InvalidEventError(f"occurredAt {value!r} is before 2001: send epoch milliseconds, not seconds")
+    if ms > now_ms + _MAX_FUTURE_MS:
+        raise InvalidEventError(f"occurredAt {value!r} is more than a day in the future")
+    return ms
+
+
+def _identifier(value: Any, field_name: str, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEventError(f"{field_name} must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidEventError(f"{field_name} is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _properties(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise InvalidEventError("properties must be a non-empty object")
+    if len(value) > MAX_PROPERTIES:
+        raise InvalidEventError(f"properties has more than {MAX_PROPERTIES} entries")
+    result: dict[str, str] = {}
+    for name, raw in value.items():
+        if not _PROPERTY_NAME.match(name):
+            raise InvalidEventError(f"property name {name[:100]!r} is not a HubSpot internal name")
+        result[name] = normalise_value(raw, name)
+    return result
+
+
+def parse_event(raw: Any, *, default_object_type: str, now_ms: int) -> Event:
+    """A valid, normalised Event from one raw event, or InvalidEventError saying what is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidEventError("an event must be a JSON object")
+    record_id = _identifier(raw.get("id"), "id", required=True)
+    assert record_id is not None
+    properties = _properties(raw.get("properties"))
+    id_property = _identifier(raw.get("idProperty"), "idProperty", required=False)
+    if id_property == "hs_object_id":
+        # HubSpot refuses idProperty=hs_object_id; the id already is the record id.
+        id_property = None
+    object_type = raw.get("objectType") or default_object_type
+    if not isinstance(object_type, str) or not _OBJECT_TYPE.match(object_type):
+        raise InvalidEventError("objectType must be an object type name or id such as 'partner_services'")
+    occurred = raw.get("occurredAt")
+    occurred_at = now_ms if occurred is None else parse_occurred_at(occurred, now_ms)
+    received = raw.get("receivedAt")
+    received_at = received if isinstance(received, int) and not isinstance(received, bool) else now_ms
+    event_id = _identifier(raw.get("eventId"), "eventId", required=False)
+    extra = {key: raw[key] for key in _PASSTHROUGH if isinstance(raw.get(key), int | str) and key in raw}
+    return Event(
+        id=record_id,
+        properties=properties,
+        object_type=object_type,
+        occurred_at=occurred_at,
+        id_property=id_property,
+        event_id=event_id,
+        received_at=received_at,
+        extra=extra,
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON: no NaN/Infinity; decimals kept exactly as written (so 1.10 stays "1.10")."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """The raw events of a webhook body: one event, a JSON array of events, or {"events": [...]}."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError("invalid_encoding", "the body is not valid UTF-8") from None
+    if not text.strip():
+        raise BadRequestError("empty_body", "the body is empty; send one event, an array of events or {events: [...]}")
+    try:
+        document = loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequestError("invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+    if isinstance(document, list):
+        events = document
+    elif isinstance(document, dict) and "events" in document:
+        events = document["events"]
+        if not isinstance(events, list):
+            raise BadRequestError("invalid_shape", "'events' must be an array of events")
+    elif isinstance(document, dict):
+        events = [document]
+    else:
+        raise BadRequestError("invalid_shape", "send one event object, an array of events or {events: [...]}")
+    if not events:
+        raise BadRequestError("no_events", "the body holds no events")
+    return events
+
+
+def dumps(document: Any) -> str:
+    """Compact JSON for queue messages; Decimals (from loads) are written as plain numbers."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

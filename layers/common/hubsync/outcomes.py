@@ -1,0 +1,189 @@
+"""What a HubSpot batch answer means for each input: applied, failed for good, or worth retrying.
+
+Failures of a 207 are mapped back by ``objectWriteTraceId`` and ``context.ids``, never by position
+(HubSpot does not answer in input order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubsync import dlq
+from hubsync.hubspot import HubSpotAnswer
+from hubsync.types import BatchInput
+
+# Transient causes, kept in the DLQ envelope's ``error.cause`` when retries run out.
+RATE_LIMITED = "RATE_LIMITED"
+DAILY_LIMIT = "DAILY_LIMIT"
+SERVER_ERROR = "SERVER_ERROR"
+LOCKED = "LOCKED"
+AUTH = "AUTH"
+BAD_RESPONSE = "BAD_RESPONSE"
+INCOMPLETE = "INCOMPLETE"
+
+# 5xx that HubSpot documents as not transient (Cloudflare: 522 unreachable origin; 525/526 TLS).
+_PERMANENT_5XX = {501, 505, 522, 525, 526}
+_RETRYABLE_4XX = {408, 423, 425, 429, 477}
+# 207 error categories that are the input's own fault; any other category is retried.
+_PERMANENT_CATEGORIES = {"OBJECT_NOT_FOUND", "VALIDATION_ERROR", "INVALID_PARAMS", "CONFLICT"}
+LOCKED_WAIT_SECONDS = 2.0
+
+
+@dataclass
+class BatchOutcome:
+    """Per-input verdicts keyed by ``objectWriteTraceId``."""
+
+    applied: set[str] = field(default_factory=set)
+    failed: dict[str, dlq.Failure] = field(default_factory=dict)
+    retry: dict[str, dlq.Failure] = field(default_factory=dict)
+    retry_after: float | None = None  # seconds HubSpot asked us to wait, when it said
+    retry_now: bool = True  # False for the daily limit: nothing will succeed until it resets
+    unmatched_errors: int = 0  # 207 errors that named no input we sent
+
+
+def _message(answer: HubSpotAnswer) -> str:
+    if isinstance(answer.body, dict) and isinstance(answer.body.get("message"), str):
+        return str(answer.body["message"])[:1000]
+    if answer.transport_error:
+        return answer.detail
+    return f"HTTP {answer.status}: {answer.detail}"[:1000]
+
+
+def _code(answer: HubSpotAnswer) -> str | None:
+    body = answer.body
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("code"):
+            return str(errors[0]["code"])
+        for key in ("subCategory", "category", "policyName"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return None
+
+
+def _retry_after(answer: HubSpotAnswer) -> float | None:
+    raw = answer.header("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP date: rare here; the backoff applies instead
+
+
+def _whole(inputs: Sequence[BatchInput], failure: dlq.Failure, retry: bool) -> BatchOutcome:
+    outcome = BatchOutcome()
+    target = outcome.retry if retry else outcome.failed
+    for item in inputs:
+        target[item["objectWriteTraceId"]] = failure
+    return outcome
+
+
+def _transient(answer: HubSpotAnswer) -> tuple[str, float | None, bool] | None:
+    """(cause, wait, retry_now) for an answer worth retrying; None for a permanent one."""
+    status = answer.status
+    if status is None:
+        return (answer.transport_error or SERVER_ERROR, None, True)
+    if status == 429:
+        policy = answer.body.get("policyName") if isinstance(answer.body, dict) else None
+        if policy == "DAILY":
+            return (DAILY_LIMIT, None, False)
+        return (RATE_LIMITED, _retry_after(answer), True)
+    if status == 423:
+        return (LOCKED, max(LOCKED_WAIT_SECONDS, _retry_after(answer) or 0.0), True)
+    if status in (401, 403):
+        # Not the events' fault: keep them and retry until the token is fixed (alarmed on).
+        return (AUTH, None, True)
+    if status in _RETRYABLE_4XX or (status >= 500 and status not in _PERMANENT_5XX):
+        return (SERVER_ERROR, _retry_after(answer), True)
+    return None
+
+
+def interpret(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutcome:
+    """The verdict for every input of one ``batch/update`` call."""
+    status = answer.status
+    if status in (200, 207):
+        return _interpret_success(answer, inputs)
+    transient = _transient(answer)
+    if transient is not None:
+        cause, wait, now = transient
+        failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, _message(answer), status, _code(answer), cause)
+        outcome = _whole(inputs, failure, retry=True)
+        outcome.retry_after, outcome.retry_now = wait, now
+        return outcome
+    assert status is not None
+    body = answer.body if isinstance(answer.body, dict) else {}
+    category = dlq.VALIDATION_ERROR if body.get("category") == "VALIDATION_ERROR" else dlq.HUBSPOT_REJECTED
+    if status == 404 and body.get("category") == "OBJECT_NOT_FOUND":
+        category = dlq.OBJECT_NOT_FOUND
+    return _whole(inputs, dlq.Failure(category, _message(answer), status, _code(answer)), retry=False)
+
+
+def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutcome:
+    body = answer.body
+    if not isinstance(body, dict) or not isinstance(body.get("results", []), list):
+        # HubSpot may well have applied it; an update is idempotent, so sending it again is safe.
+        failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, _message(answer), answer.status, None, BAD_RESPONSE)
+        return _whole(inputs, failure, retry=True)
+    outcome = BatchOutcome()
+    by_trace = {item["objectWriteTraceId"]: item for item in inputs}
+    by_id: dict[str, list[str]] = {}
+    for item in inputs:
+        by_id.setdefault(item["id"], []).append(item["objectWriteTraceId"])
+    errors = body.get("errors") if answer.status == 207 else None
+    for error in errors if isinstance(errors, list) else []:
+        traces = _error_traces(error, by_trace, by_id)
+        if not traces:
+            outcome.unmatched_errors += 1
+            continue
+        failure = _error_failure(error, answer.status)
+        for trace in traces:
+            (outcome.failed if failure.cause is None else outcome.retry)[trace] = failure
+    settled = outcome.failed.keys() | outcome.retry.keys()
+    complete = body.get("status", "COMPLETE") == "COMPLETE"
+    for trace in by_trace:
+        if trace in settled:
+            continue
+        if complete:
+            outcome.applied.add(trace)
+        else:
+            # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
+            message = f"batch status {body.get('status')!r}, not COMPLETE"
+            outcome.retry[trace] = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
+    return outcome
+
+
+def _error_traces(error: Any, by_trace: dict[str, BatchInput], by_id: dict[str, list[str]]) -> set[str]:
+    if not isinstance(error, dict):
+        return set()
+    context = error.get("context") if isinstance(error.get("context"), dict) else {}
+    assert isinstance(context, dict)
+    traces = {t for t in _strings(context.get("objectWriteTraceId")) if t in by_trace}
+    for record_id in _strings(context.get("ids")):
+        traces.update(by_id.get(record_id, ()))
+    return traces
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str | int)]
+    return []
+
+
+def _error_failure(error: dict[str, Any], status: int | None) -> dlq.Failure:
+    category = str(error.get("category") or "")
+    message = str(error.get("message") or category or "error without a message")[:1000]
+    details = error.get("errors")
+    code = None
+    if isinstance(details, list) and details and isinstance(details[0], dict) and details[0].get("code"):
+        code = str(details[0]["code"])
+    if category in _PERMANENT_CATEGORIES:
+        dlq_category = {"OBJECT_NOT_FOUND": dlq.OBJECT_NOT_FOUND, "VALIDATION_ERROR": dlq.VALIDATION_ERROR}.get(
+            category, dlq.HUBSPOT_REJECTED
+        )
+        return dlq.Failure(dlq_category, message, status, code or category)
+    return dlq.Failure(dlq.RETRIES_EXHAUSTED, message, status, code or category or None, category or SERVER_ERROR)
