@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
 from hubsync.config import Settings
 from hubsync.factory import build_receiver
 from hubsync.receiver import Receiver, request_from_api_gateway

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from hubsync.config import Settings
 from hubsync.factory import build_replayer
 from hubsync.replay import deadline_from

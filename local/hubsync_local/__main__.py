@@ -1,0 +1,68 @@
+"""``make run``: the whole service locally. Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hubsync_local.stack import LocalStack, StackConfig
+from hubsync_local.template import REPO_ROOT
+
+
+def _banner(stack: LocalStack) -> str:
+    assert stack.resources and stack.poller
+    venv_bin = Path(sys.executable).parent
+    hubsync = venv_bin / "hubsync"
+    given = bool(os.environ.get("WEBHOOK_SECRETS"))
+    secret_arg = "" if given else f" --secret {stack.webhook_secrets[0]}"
+    hubspot = stack.simulator.url if stack.simulator else os.environ.get("HUBSPOT_BASE_URL", "")
+    lines = [
+        "hubsync is running locally (Ctrl-C stops everything)",
+        f"  webhook        POST {stack.webhook_url}   (also /webhooks/{{source}})",
+        f"  HubSpot        {hubspot}"
+        + (
+            "   (simulator; records: GET /_simulator/records/partner_services)"
+            if stack.simulator
+            else "   (real HubSpot)"
+        ),
+        f"  AWS emulator   {stack.aws_endpoint_url}   (moto: queues, DLQ, secrets)",
+        f"  queue          {stack.resources.queue_url}",
+        f"  DLQ            {stack.resources.dlq_url}",
+        f"  updater        batch size {stack.poller.batch_size}, window {stack.poller.window_seconds:g}s",
+        "  webhook secret "
+        + ("from WEBHOOK_SECRETS" if given else "generated for this run (set WEBHOOK_SECRETS to fix one)"),
+        "",
+        "Send a signed sample event:",
+        f"  {hubsync} send{secret_arg} {REPO_ROOT / 'events' / 'webhook-body.json'}",
+        "Replay the DLQ (dry run first):",
+        f"  AWS_ENDPOINT_URL={stack.aws_endpoint_url} AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing"
+        f" AWS_SECRET_ACCESS_KEY=testing {hubsync} replay --queue-url {stack.resources.queue_url}"
+        f" --dlq-url {stack.resources.dlq_url} --dry-run",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack = LocalStack(StackConfig.from_env())
+    stack.start()
+    try:
+        print(_banner(stack), flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What Lambda gives a handler locally: a context with a deadline, and the handler loaded from its file."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hubsync_local.template import REPO_ROOT
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class LambdaContext:
+    """The parts of Lambda's context object the handlers and Powertools use. The clock is injectable."""
+
+    def __init__(
+        self,
+        function_name: str,
+        timeout_seconds: float,
+        memory_limit_in_mb: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._clock = clock
+        self._deadline = clock() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - self._clock()) * 1000))
+
+
+def load_handler(function_dir: str, module: str = "app", attribute: str = "handler") -> Handler:
+    """A fresh copy of ``functions/<dir>/<module>.py``'s handler (its own module globals and caches).
+
+    Every handler file is called app.py, so each is loaded under a unique module name.
+    """
+    path = Path(REPO_ROOT, "functions", function_dir, f"{module}.py")
+    spec = importlib.util.spec_from_file_location(f"hubsync_function_{function_dir}_{uuid.uuid4().hex}", path)
+    assert spec and spec.loader
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    handler = getattr(loaded, attribute)
+    assert callable(handler)
+    return handler  # type: ignore[no-any-return]

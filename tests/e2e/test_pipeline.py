@@ -1,0 +1,160 @@
+"""End to end through the local stack: HTTP webhook -> receiver -> SQS -> poller -> updater -> HubSpot.
+
+Real parts only: moto's server for SQS and Secrets Manager, the HubSpot simulator over HTTP, the
+local API gateway over HTTP, signatures made by the Standard Webhooks library.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+from standardwebhooks import Webhook
+
+from hubsync.dlq import unwrap
+from hubsync.replay import Replayer
+from hubsync_local.aws import MotoServer
+from hubsync_local.stack import LocalStack, StackConfig
+from support.aws import receive_all
+
+pytestmark = pytest.mark.e2e
+OBJECT = "partner_services"
+T0 = 1_764_000_000_000
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
+    config = StackConfig(
+        stack_name=f"e2e-{uuid.uuid4().hex[:8]}",
+        gateway_port=None,
+        simulator_port=None,
+        aws_endpoint_url=moto_server.url,
+        visibility_timeout=5,
+        window_seconds=30,
+        start_poller=False,
+    )
+    with LocalStack(config) as local:
+        yield local
+
+
+def post(stack: LocalStack, events: list[dict[str, Any]]) -> requests.Response:
+    body = json.dumps({"events": events})
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(stack.webhook_secrets[0]).sign(msg_id, now, body),
+    }
+    return requests.post(stack.webhook_url, data=body.encode(), headers=headers, timeout=30)
+
+
+def drained(stack: LocalStack) -> bool:
+    assert stack.poller
+    depths = stack.queue_depths()
+    return depths["queue"] == 0 and depths["queue_in_flight"] == 0 and not stack.poller.busy.is_set()
+
+
+def test_webhook_to_hubspot_with_lww_minimal_calls_dlq_and_replay(stack: LocalStack) -> None:
+    sim, poller, resources = stack.simulator, stack.poller, stack.resources
+    assert sim is not None and poller is not None and resources is not None
+    rng = random.Random(11)
+    records = [sim.add_record(OBJECT, {"property_string": "seed"}) for _ in range(150)]
+    missing = [str(900_000 + n) for n in range(5)]
+    times = rng.sample(range(1, 1_000_000), 420)  # distinct event times, sent out of order
+    events = []
+    for n, at in enumerate(times):
+        record = missing[n % 5] if n < 20 else rng.choice(records)
+        properties = {"property_string": f"s{n}", "property_number": n}
+        if n % 3:
+            properties["property_checkbox"] = n % 2 == 0
+        events.append({"id": record, "properties": properties, "occurredAt": T0 + at, "eventId": f"e{n}"})
+    invalid = [{"id": f"bad{n}", "properties": {"property_string": {"nested": n}}} for n in range(10)]
+    requests_sent = [events[i : i + 50] for i in range(0, len(events), 50)]
+    requests_sent[0] = requests_sent[0] + invalid
+    for chunk in requests_sent:
+        answer = post(stack, chunk)
+        assert answer.status_code == 202, answer.text
+    assert sum(len(c) for c in requests_sent) == 430
+
+    # Measure every flush: its distinct records and the HubSpot calls it made.
+    flushes: list[tuple[int, int]] = []
+    handler = poller.handler
+
+    def measured(event: dict[str, Any], context: Any) -> Any:
+        before = len(sim.calls)
+        result = handler(event, context)
+        distinct = {json.loads(r["body"])["id"] for r in event["Records"]}
+        flushes.append((len(distinct), len(sim.calls) - before))
+        return result
+
+    poller.handler = measured
+    poller.batch_size = 420  # every valid event in one flush, as a full batching window would give
+    poller.start()
+    wait_for(lambda: drained(stack) and bool(flushes), what="the queue to drain")
+
+    # HubSpot's state is the last-write-wins result of the applied events.
+    latest: dict[str, dict[str, tuple[int, str]]] = {}
+    for event in events:
+        for name, value in event["properties"].items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            current = latest.setdefault(event["id"], {}).get(name)
+            if current is None or event["occurredAt"] > current[0]:
+                latest[event["id"]][name] = (event["occurredAt"], text)
+    for record in {e["id"] for e in events} - set(missing):
+        stored = sim.record(OBJECT, record)
+        assert stored is not None
+        assert {k: stored["properties"].get(k) for k in latest[record]} == {
+            k: v for k, (_, v) in latest[record].items()
+        }
+    for distinct, calls in flushes:
+        assert calls <= math.ceil(distinct / 100)
+    assert flushes[0] == (len({e["id"] for e in events}), math.ceil(len({e["id"] for e in events}) / 100))
+
+    # The DLQ holds the invalid events and the not-found ones, each with its category.
+    dead = [unwrap(m["Body"]) for m in receive_all(stack.sqs, resources.dlq_url, delete=False)]
+    by_category: dict[str, int] = {}
+    for letter in dead:
+        by_category[letter.category] = by_category.get(letter.category, 0) + 1
+    assert by_category == {"INVALID_EVENT": 10, "OBJECT_NOT_FOUND": 20}
+
+    # Fix the records, replay the not-found events: they are applied.
+    for record in missing:
+        sim.add_record(OBJECT, {"property_string": "created-later"}, record_id=record)
+    poller.window_seconds = 1
+    report = Replayer(stack.sqs, resources.dlq_url, resources.queue_url, wait_seconds=0).run(
+        categories=["OBJECT_NOT_FOUND"]
+    )
+    assert (report.matched, report.moved, report.failed) == (20, 20, 0)
+    wait_for(
+        lambda: (
+            drained(stack)
+            and all(sim.record(OBJECT, r)["properties"]["property_string"] != "created-later" for r in missing)
+        ),
+        what="the replayed events to apply",
+    )
+    for record in missing:
+        stored = sim.record(OBJECT, record)
+        assert {k: stored["properties"].get(k) for k in latest[record]} == {
+            k: v for k, (_, v) in latest[record].items()
+        }
+    left = [unwrap(m["Body"]).category for m in receive_all(stack.sqs, resources.dlq_url, delete=False)]
+    assert sorted(set(left)) == ["INVALID_EVENT"] and len(left) == 10

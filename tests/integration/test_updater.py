@@ -1,0 +1,215 @@
+"""The updater against the HubSpot simulator (real HTTP) and a real SQS DLQ (moto's server).
+
+HubSpot's state is read back with HubSpot's official Python client.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hubspot import HubSpot
+
+from hubsync.hubspot import HubSpotClient
+from hubsync.retry import RetryPolicy
+from hubsync.sqs import QueueSender
+from hubsync.updater import QueuedMessage, Updater
+from hubsync_local.simulator import HubSpotSimulator
+from support.aws import Queues, receive_all
+
+TOKEN = "sim-token"
+OBJECT = "partner_services"
+T0 = 1_764_000_000_000
+
+
+def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5) -> Updater:
+    return Updater(
+        HubSpotClient(sim.url, TOKEN, timeout_seconds=5),
+        QueueSender(sqs, dlq_url),
+        default_object_type=OBJECT,
+        max_receive_count=max_receive_count,
+        policy=RetryPolicy(max_attempts=3, rng=random.Random(1)),
+        call_seconds=6,
+        reserve_seconds=1,
+        sleep=lambda _: None,  # waits are the policy's business; tests need not wait them out
+    )
+
+
+def messages(events: list[dict[str, Any]], receive_count: int = 1) -> list[QueuedMessage]:
+    return [QueuedMessage(f"m{i}", json.dumps(e), receive_count, T0) for i, e in enumerate(events)]
+
+
+def event(record: str, at: int, **properties: str) -> dict[str, Any]:
+    return {"id": record, "objectType": OBJECT, "properties": properties, "occurredAt": T0 + at}
+
+
+def plenty_of_time() -> float:
+    return 100.0
+
+
+def official_client(sim: HubSpotSimulator) -> HubSpot:
+    return HubSpot(access_token=TOKEN, host=sim.url)
+
+
+def read_back(sim: HubSpotSimulator, record_id: str, properties: list[str]) -> dict[str, Any]:
+    record = official_client(sim).crm.objects.basic_api.get_by_id(OBJECT, record_id, properties=properties)
+    return {name: record.properties.get(name) for name in properties}
+
+
+def test_many_events_over_few_records_become_the_fewest_calls(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    sim = hubspot_simulator
+    record_ids = [sim.add_record(OBJECT, {"property_string": "seed"}) for _ in range(150)]
+    rng = random.Random(5)
+    events, expected = [], {}
+    for n in range(600):
+        record = rng.choice(record_ids)
+        at = rng.randrange(0, 10_000)
+        value = f"v{n}"
+        events.append(event(record, at, property_string=value, property_number=str(n)))
+        best = expected.get(record)
+        if best is None or at >= best[0]:
+            expected[record] = (at, value, str(n))
+    sim.reset_calls()
+    report = make_updater(sim, sqs_client, queues.dlq_url).process(messages(events), plenty_of_time)
+    assert report.failed_message_ids == [] and report.applied_events == 600
+    batch_calls = [c for c in sim.calls if c.path.endswith("/batch/update")]
+    assert len(batch_calls) == math.ceil(len(expected) / 100) == report.calls
+    assert all(c.inputs <= 100 for c in batch_calls)
+    for record, (_, value, number) in expected.items():
+        assert read_back(sim, record, ["property_string", "property_number"]) == {
+            "property_string": value,
+            "property_number": number,
+        }
+    assert receive_all(sqs_client, queues.dlq_url) == []
+
+
+def test_not_found_records_go_to_the_dlq_each_event_as_itself(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    events = [
+        event("1001", 1, property_string="a"),
+        event("999999", 1, property_string="x"),
+        event("999999", 2, property_number="5"),
+    ]
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(messages(events), plenty_of_time)
+    assert report.failed_message_ids == []
+    assert report.dead_lettered == {"OBJECT_NOT_FOUND": 2}
+    dead = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
+    assert sorted(json.dumps(d["event"]["properties"]) for d in dead) == sorted(
+        [json.dumps({"property_string": "x"}), json.dumps({"property_number": "5"})]
+    )
+    assert {(d["error"]["category"], d["error"]["status"], d["recordId"]) for d in dead} == {
+        ("OBJECT_NOT_FOUND", 207, "999999")
+    }
+    assert {d["sourceMessageId"] for d in dead} == {"m1", "m2"}
+    assert read_back(hubspot_simulator, "1001", ["property_string"]) == {"property_string": "a"}
+
+
+def test_invalid_property_value_rejects_the_batch_into_the_dlq(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    events = [event("1001", 1, property_dropdown="not-an-option"), event("1002", 1, property_string="ok")]
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(messages(events), plenty_of_time)
+    assert report.dead_lettered == {"VALIDATION_ERROR": 2}
+    dead = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
+    assert all(d["error"]["status"] == 400 and d["error"]["code"] for d in dead)
+
+
+def test_messages_that_are_not_events_are_quarantined(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    bad = [QueuedMessage("a", "not json"), QueuedMessage("b", '{"id": "1"}'), QueuedMessage("c", "[1]")]
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(bad, plenty_of_time)
+    assert report.dead_lettered == {"INVALID_EVENT": 3} and report.calls == 0
+    dead = {
+        json.loads(m["Body"])["sourceMessageId"]: json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)
+    }
+    assert dead["a"]["event"] == "not json" and dead["b"]["event"] == {"id": "1"}
+
+
+def test_transient_faults_are_retried_within_the_invocation(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    hubspot_simulator.faults.script(503, "reset")
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+        messages([event("1001", 1, property_string="after-retry")]), plenty_of_time
+    )
+    assert report.calls == 3 and report.applied_events == 1 and report.failed_message_ids == []
+    assert read_back(hubspot_simulator, "1001", ["property_string"]) == {"property_string": "after-retry"}
+
+
+@pytest.mark.parametrize(("receive_count", "on_queue", "in_dlq"), [(1, 1, 0), (5, 0, 1)])
+def test_lasting_faults_go_back_to_sqs_until_the_last_attempt(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues, receive_count: int, on_queue: int, in_dlq: int
+) -> None:
+    hubspot_simulator.faults.script(503, 503, 503)
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+        messages([event("1001", 1, property_string="x")], receive_count), plenty_of_time
+    )
+    assert len(report.failed_message_ids) == on_queue
+    dead = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
+    assert len(dead) == in_dlq
+    if dead:
+        assert dead[0]["error"]["category"] == "RETRIES_EXHAUSTED" and dead[0]["error"]["cause"] == "SERVER_ERROR"
+        assert dead[0]["attempts"] == 5
+
+
+def test_daily_limit_stops_calling_and_leaves_everything_on_the_queue(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    sim = hubspot_simulator
+    ids = [sim.add_record(OBJECT, {"property_string": "s"}) for _ in range(150)]
+    sim.faults.script("daily")
+    report = make_updater(sim, sqs_client, queues.dlq_url).process(
+        messages([event(i, 1, property_string="x") for i in ids]), plenty_of_time
+    )
+    assert report.calls == 1 and report.daily_limit_hit
+    assert len(report.failed_message_ids) == 150
+    assert receive_all(sqs_client, queues.dlq_url) == []
+
+
+def test_no_time_left_means_no_call_and_nothing_lost(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+        messages([event("1001", 1, property_string="x")]), lambda: 2.0
+    )
+    assert report.calls == 0 and report.failed_message_ids == ["m0"]
+
+
+def test_a_dlq_that_cannot_be_written_keeps_messages_on_the_queue(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    updater = make_updater(hubspot_simulator, sqs_client, queues.dlq_url + "-missing")
+    report = updater.process(messages([event("999999", 1, property_string="x")]), plenty_of_time)
+    assert report.failed_message_ids == ["m0"] and not report.dead_lettered
+
+
+def test_handler_answers_a_partial_batch_response(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubsync_local.lambda_runtime import LambdaContext, load_handler
+
+    for name, value in {
+        "DLQ_URL": queues.dlq_url,
+        "HUBSPOT_BASE_URL": hubspot_simulator.url,
+        "HUBSPOT_ACCESS_TOKEN": TOKEN,
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler: Callable[..., Any] = load_handler("updater")
+    records = [
+        {"messageId": "ok", "body": json.dumps(event("1001", 1, property_string="h")), "attributes": {}},
+        {"messageId": "gone", "body": json.dumps(event("999999", 1, property_string="h")), "attributes": {}},
+    ]
+    hubspot_simulator.faults.script(503, 503, 503)
+    result = handler({"Records": records}, LambdaContext("updater", 120))
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["gone", "ok"]
+    result = handler({"Records": records}, LambdaContext("updater", 120))
+    assert result == {"batchItemFailures": []}
+    assert [json.loads(m["Body"])["sourceMessageId"] for m in receive_all(sqs_client, queues.dlq_url)] == ["gone"]

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hubsync import dlq
+from hubsync.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
+from hubsync.outcomes import AUTH, BAD_RESPONSE, DAILY_LIMIT, INCOMPLETE, LOCKED, RATE_LIMITED, interpret
+from hubsync.types import BatchInput
+
+INPUTS: list[BatchInput] = [
+    {"id": "1", "properties": {"a": "1"}, "objectWriteTraceId": "t0"},
+    {"id": "2", "properties": {"a": "1"}, "objectWriteTraceId": "t1"},
+    {"id": "3", "properties": {"a": "1"}, "objectWriteTraceId": "t2"},
+]
+
+
+def ok_body(**extra: Any) -> dict[str, Any]:
+    return {"status": "COMPLETE", "results": [], "startedAt": "x", "completedAt": "y", **extra}
+
+
+def test_200_applies_everything() -> None:
+    outcome = interpret(HubSpotAnswer(200, ok_body()), INPUTS)
+    assert outcome.applied == {"t0", "t1", "t2"}
+    assert not outcome.failed and not outcome.retry
+
+
+def test_207_maps_errors_by_ids_and_trace_ids_not_position() -> None:
+    body = ok_body(
+        numErrors=2,
+        errors=[
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["3"]}},
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": "gone",
+                "context": {"objectWriteTraceId": ["t0"]},
+            },
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "?", "context": {"ids": ["999"]}},
+        ],
+    )
+    outcome = interpret(HubSpotAnswer(207, body), INPUTS)
+    assert outcome.applied == {"t1"}
+    assert set(outcome.failed) == {"t0", "t2"}
+    assert outcome.failed["t2"].category == dlq.OBJECT_NOT_FOUND
+    assert outcome.failed["t2"].status == 207
+    assert outcome.unmatched_errors == 1
+
+
+def test_207_with_an_unknown_error_category_is_retried() -> None:
+    body = ok_body(errors=[{"category": "SOMETHING_NEW", "message": "hm", "context": {"ids": ["2"]}}])
+    outcome = interpret(HubSpotAnswer(207, body), INPUTS)
+    assert set(outcome.retry) == {"t1"}
+    assert outcome.applied == {"t0", "t2"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "cause", "retry_now", "wait"),
+    [
+        (HubSpotAnswer(429, {"policyName": "TEN_SECONDLY_ROLLING"}), RATE_LIMITED, True, None),
+        (HubSpotAnswer(429, {"policyName": "TEN_SECONDLY_ROLLING"}, {"Retry-After": "3"}), RATE_LIMITED, True, 3.0),
+        (HubSpotAnswer(429, {"policyName": "DAILY"}), DAILY_LIMIT, False, None),
+        (HubSpotAnswer(423, {}), LOCKED, True, 2.0),
+        (HubSpotAnswer(477, {}, {"retry-after": "7"}), "SERVER_ERROR", True, 7.0),
+        (HubSpotAnswer(401, {"category": "INVALID_AUTHENTICATION"}), AUTH, True, None),
+        (HubSpotAnswer(403, {"category": "MISSING_SCOPES"}), AUTH, True, None),
+        (HubSpotAnswer(500, None), "SERVER_ERROR", True, None),
+        (HubSpotAnswer(503, None), "SERVER_ERROR", True, None),
+        (HubSpotAnswer(524, None), "SERVER_ERROR", True, None),
+        (HubSpotAnswer(None, transport_error=TIMEOUT), TIMEOUT, True, None),
+        (HubSpotAnswer(None, transport_error=CONNECTION), CONNECTION, True, None),
+        (HubSpotAnswer(200, None), BAD_RESPONSE, True, None),
+        (HubSpotAnswer(200, ok_body(status="CANCELED")), INCOMPLETE, True, None),
+    ],
+)
+def test_transient_answers_are_retried(answer: HubSpotAnswer, cause: str, retry_now: bool, wait: float | None) -> None:
+    outcome = interpret(answer, INPUTS)
+    assert set(outcome.retry) == {"t0", "t1", "t2"}
+    assert {f.cause for f in outcome.retry.values()} == {cause}
+    assert outcome.retry_now is retry_now
+    assert outcome.retry_after == wait
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "category"),
+    [
+        (400, {"category": "VALIDATION_ERROR", "message": "Property values were not valid"}, dlq.VALIDATION_ERROR),
+        (400, {"category": "SOMETHING", "message": "bad"}, dlq.HUBSPOT_REJECTED),
+        (404, {"category": "OBJECT_NOT_FOUND", "message": "no"}, dlq.OBJECT_NOT_FOUND),
+        (404, None, dlq.HUBSPOT_REJECTED),
+        (409, {"message": "conflict"}, dlq.HUBSPOT_REJECTED),
+        (413, None, dlq.HUBSPOT_REJECTED),
+        (414, None, dlq.HUBSPOT_REJECTED),
+        (522, None, dlq.HUBSPOT_REJECTED),
+    ],
+)
+def test_permanent_answers_fail_the_whole_batch(status: int, body: Any, category: str) -> None:
+    outcome = interpret(HubSpotAnswer(status, body, detail="x"), INPUTS)
+    assert set(outcome.failed) == {"t0", "t1", "t2"}
+    assert {f.category for f in outcome.failed.values()} == {category}
+    assert {f.status for f in outcome.failed.values()} == {status}
+
+
+def test_hubspot_message_and_code_are_kept() -> None:
+    body = {
+        "category": "VALIDATION_ERROR",
+        "message": "Property values were not valid",
+        "errors": [{"message": 'Property "x" does not exist', "code": "PROPERTY_DOESNT_EXIST"}],
+    }
+    failure = interpret(HubSpotAnswer(400, body), INPUTS).failed["t0"]
+    assert failure.message == "Property values were not valid"
+    assert failure.code == "PROPERTY_DOESNT_EXIST"

@@ -1,0 +1,558 @@
+"""template.yaml is the source of truth: these tables check what the code and the operators rely on in it.
+
+The template is read with the local stack's reader (a YAML SafeLoader that understands CloudFormation's
+short tags), without SAM or cfn-lint (those run in `make template`), so the checks are instant and offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubsync_local.template import load_template as read_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+# logical id -> folder under functions/
+FUNCTIONS = {"ReceiverFunction": "receiver", "UpdaterFunction": "updater", "ReplayerFunction": "replayer"}
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+
+
+@cache
+def load_template() -> dict[str, Any]:
+    return read_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def get_att(name: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, attribute]}
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    properties = template["Resources"][logical_id].get("Properties", {})
+    assert isinstance(properties, dict)
+    return properties
+
+
+def function_setting(template: dict[str, Any], function: str, key: str) -> Any:
+    """A function's property as deployed: its own value, else the one from Globals.Function."""
+    own = props(template, function)
+    if key in own:
+        return own[key]
+    return template.get("Globals", {}).get("Function", {}).get(key)
+
+
+def function_environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """Globals.Function variables merged with the function's own (SAM merges them this way)."""
+    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own_env = props(template, function).get("Environment", {}).get("Variables", {})
+    return {**global_env, **own_env}
+
+
+def parameter_of(template: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The parameter a `!Ref` points to; fails when the value is not a reference to a parameter."""
+    assert isinstance(value, dict) and set(value) == {"Ref"}, f"{value!r} is not a !Ref"
+    name = value["Ref"]
+    assert name in template.get("Parameters", {}), f"!Ref {name} is not a parameter"
+    parameter = template["Parameters"][name]
+    assert isinstance(parameter, dict)
+    return parameter
+
+
+def resolve(template: dict[str, Any], value: Any) -> Any:
+    """A `!Ref` to a parameter becomes its default as a string (how CloudFormation passes it on);
+    references to resources and literals are returned as they are."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in template.get("Parameters", {}):
+        return str(template["Parameters"][value["Ref"]]["Default"])
+    return value
+
+
+# IAM statements: what a Resource may be. !GetAtt X.Arn is an ARN for every resource type of this template;
+# !Ref is one only for these types (a queue's Ref is its URL, a log group's is its name).
+ARN_BY_REF = {"AWS::SecretsManager::Secret"}
+PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
+SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+# X-Ray's write actions have no resource-level permissions: the only statements allowed Resource "*".
+XRAY_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def arn_reference(template: dict[str, Any], resource: Any) -> str:
+    """A statement's Resource as a readable key ("!GetAtt EventQueue.Arn", "!Ref WebhookSecret", "!Sub arn:...",
+    or "*"). Anything but "*" or the exact ARN of a resource of this template fails."""
+    resources = template["Resources"]
+    if resource == "*":
+        return "*"
+    if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
+        logical_id, attribute = resource["Fn::GetAtt"]
+        assert logical_id in resources and attribute == "Arn", f"{resource!r}: not the ARN of a resource of this stack"
+        return f"!GetAtt {logical_id}.Arn"
+    if isinstance(resource, dict) and set(resource) == {"Ref"}:
+        logical_id = resource["Ref"]
+        assert logical_id in resources, f"{resource!r}: not a resource of this stack"
+        assert resources[logical_id]["Type"] in ARN_BY_REF, (
+            f"{resource!r}: the Ref of a {resources[logical_id]['Type']} is no ARN"
+        )
+        return f"!Ref {logical_id}"
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"} and isinstance(resource["Fn::Sub"], str):
+        text = resource["Fn::Sub"]
+        names = SUB_VARIABLE.findall(text)
+        own = [name for name in names if name.split(".")[0] in resources]
+        assert text.startswith("arn:${AWS::Partition}:"), f"{resource!r}: not an ARN"
+        assert own and all(name in PSEUDO_PARAMETERS or name in own for name in names), f"{resource!r}"
+        # The one wildcard allowed: every stream of a log group.
+        assert "*" not in text.removesuffix(":log-stream:*"), f"{resource!r}: wildcard"
+        return f"!Sub {text}"
+    pytest.fail(f"{resource!r}: a Resource must be the exact ARN of a resource of this stack (or * for X-Ray)")
+
+
+def role_grants(template: dict[str, Any], role: str) -> dict[str, set[str]]:
+    """The role's inline policies as {arn_reference key: actions allowed on it}."""
+    grants: dict[str, set[str]] = {}
+    for policy in props(template, role).get("Policies", []):
+        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+            assert statement["Effect"] == "Allow", f"{role}: {statement!r}"
+            assert not {"NotAction", "NotResource", "NotPrincipal"} & set(statement), f"{role}: {statement!r}"
+            for resource in as_list(statement["Resource"]):
+                grants.setdefault(arn_reference(template, resource), set()).update(as_list(statement["Action"]))
+    return grants
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a nested structure."""
+    if isinstance(node, dict):
+        yield node
+        for child in node.values():
+            yield from walk(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from walk(child)
+
+
+# ---------------------------------------------------------------------------------------------- basics
+def test_reader_turns_short_tags_into_long_form(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "a: !Ref X\nb: !GetAtt Q.Arn\nc: !Sub '${X}-y'\nd: !If [C, !Ref X, !Ref AWS::NoValue]\n", encoding="utf-8"
+    )
+    assert read_template(path) == {
+        "a": {"Ref": "X"},
+        "b": {"Fn::GetAtt": ["Q", "Arn"]},
+        "c": {"Fn::Sub": "${X}-y"},
+        "d": {"Fn::If": ["C", {"Ref": "X"}, {"Ref": "AWS::NoValue"}]},
+    }
+
+
+def test_is_a_sam_template(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+def test_the_function_table_covers_every_function(template: dict[str, Any]) -> None:
+    assert set(resources_of_type(template, "AWS::Serverless::Function")) == set(FUNCTIONS)
+    assert not resources_of_type(template, "AWS::Lambda::Function")
+
+
+@pytest.mark.parametrize("name", sorted(load_template()["Parameters"]))
+def test_parameter_default_satisfies_its_constraints(template: dict[str, Any], name: str) -> None:
+    parameter = template["Parameters"][name]
+    assert "Default" in parameter, f"{name} has no default: sam deploy --guided could not propose one"
+    default = parameter["Default"]
+    if "AllowedValues" in parameter:
+        assert str(default) in [str(v) for v in parameter["AllowedValues"]]
+    if parameter["Type"] == "Number":
+        assert parameter.get("MinValue", default) <= default <= parameter.get("MaxValue", default)
+    if "AllowedPattern" in parameter:
+        assert re.fullmatch(parameter["AllowedPattern"], str(default))
+
+
+# ---------------------------------------------------------------------------------------------- functions
+@pytest.mark.parametrize(("function", "folder"), FUNCTIONS.items())
+def test_function_runtime_architecture_handler_and_code(template: dict[str, Any], function: str, folder: str) -> None:
+    assert function_setting(template, function, "Runtime") == RUNTIME
+    assert function_setting(template, function, "Architectures") == [ARCHITECTURE]
+    assert function_setting(template, function, "Handler") == "app.handler"
+    assert function_setting(template, function, "CodeUri") == f"functions/{folder}/"
+    assert ref("CommonLayer") in function_setting(template, function, "Layers")
+    assert function_setting(template, function, "Tracing") == "Active"
+    # Handlers use only the layer: a requirements.txt here would make sam build vendor a second copy.
+    assert not (ROOT / "functions" / folder / "requirements.txt").exists()
+
+
+@pytest.mark.parametrize(("function", "folder"), FUNCTIONS.items())
+def test_handler_module_exists(function: str, folder: str) -> None:
+    app = ROOT / "functions" / folder / "app.py"
+    assert app.is_file(), f"{function}: CodeUri has no app.py"
+    assert re.search(r"^def handler\(", app.read_text(encoding="utf-8"), re.MULTILINE), f"{app}: no handler()"
+
+
+@pytest.mark.parametrize(
+    ("function", "timeout"), [("ReceiverFunction", 10), ("UpdaterFunction", 120), ("ReplayerFunction", 900)]
+)
+def test_function_timeout(template: dict[str, Any], function: str, timeout: int) -> None:
+    assert function_setting(template, function, "Timeout") == timeout
+
+
+def test_receiver_answers_within_the_http_api_integration_limit(template: dict[str, Any]) -> None:
+    assert function_setting(template, "ReceiverFunction", "Timeout") <= 30
+
+
+def test_layer_is_built_for_the_runtime_and_architecture(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["CommonLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"] == {"BuildMethod": RUNTIME, "BuildArchitecture": ARCHITECTURE}
+    properties = layer["Properties"]
+    assert properties["ContentUri"] == "layers/common/"
+    assert properties["CompatibleRuntimes"] == [RUNTIME]
+    assert properties["CompatibleArchitectures"] == [ARCHITECTURE]
+    assert (ROOT / "layers/common/requirements.txt").is_file()
+    assert (ROOT / "layers/common/hubsync/__init__.py").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- configuration
+GLOBAL_ENV = {"POWERTOOLS_SERVICE_NAME": "hubsync", "LOG_LEVEL": "INFO", "OBJECT_TYPE": "partner_services"}
+EXPECTED_ENV: dict[str, dict[str, Any]] = {
+    "ReceiverFunction": {
+        **GLOBAL_ENV,
+        "QUEUE_URL": ref("EventQueue"),
+        "DLQ_URL": ref("DeadLetterQueue"),
+        "WEBHOOK_SECRET_ARN": ref("WebhookSecret"),
+    },
+    "UpdaterFunction": {
+        **GLOBAL_ENV,
+        "DLQ_URL": ref("DeadLetterQueue"),
+        "HUBSPOT_BASE_URL": "https://api.hubapi.com",
+        "HUBSPOT_TOKEN_SECRET_ARN": ref("HubSpotTokenSecret"),
+        "HUBSPOT_RATE_LIMIT": "100",
+        "MAX_RECEIVE_COUNT": "5",
+        "UPDATER_MAX_CONCURRENCY": "2",
+    },
+    "ReplayerFunction": {**GLOBAL_ENV, "QUEUE_URL": ref("EventQueue"), "DLQ_URL": ref("DeadLetterQueue")},
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_environment_variables(template: dict[str, Any], function: str) -> None:
+    env = function_environment(template, function)
+    assert {name: resolve(template, value) for name, value in env.items()} == EXPECTED_ENV[function]
+
+
+def test_hubspot_rate_limit_takes_only_hubspot_tiers(template: dict[str, Any]) -> None:
+    parameter = parameter_of(template, function_environment(template, "UpdaterFunction")["HUBSPOT_RATE_LIMIT"])
+    assert sorted(int(v) for v in parameter["AllowedValues"]) == [100, 110, 190, 250]
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
+SECRET_LOOKING_VALUE = re.compile(r"whsec_|^pat-|^Bearer ", re.IGNORECASE)
+
+
+def test_no_environment_variable_holds_a_secret(template: dict[str, Any]) -> None:
+    secrets = resources_of_type(template, "AWS::SecretsManager::Secret")
+    for function in FUNCTIONS:
+        for name, value in function_environment(template, function).items():
+            if isinstance(value, dict) and value.get("Ref") in secrets:
+                assert name.endswith("_SECRET_ARN"), f"{function}.{name} carries a secret's ARN: name it *_SECRET_ARN"
+            elif SECRET_NAME.search(name):
+                pytest.fail(f"{function}.{name} looks like a secret: pass a *_SECRET_ARN (!Ref to a secret) instead")
+            assert not (isinstance(value, str) and SECRET_LOOKING_VALUE.search(value)), f"{function}.{name}"
+            if name.endswith("_SECRET_ARN"):
+                assert isinstance(value, dict) and value.get("Ref") in secrets, f"{function}.{name} must !Ref a secret"
+
+
+def test_no_parameter_takes_a_secret(template: dict[str, Any]) -> None:
+    for name, parameter in template["Parameters"].items():
+        assert not re.search(r"secret|token|password|credential", name, re.IGNORECASE), name
+        assert not parameter.get("NoEcho"), f"{name}: secrets belong in Secrets Manager, not in parameters"
+
+
+@pytest.mark.parametrize(
+    ("secret", "name", "placeholder_check"),
+    [
+        ("HubSpotTokenSecret", "${AWS::StackName}/hubspot-token", lambda v: v == "REPLACE_WITH_PRIVATE_APP_TOKEN"),
+        # An empty list: the receiver refuses every request (401) until real secrets are put in.
+        ("WebhookSecret", "${AWS::StackName}/webhook-secrets", lambda v: json.loads(v) == []),
+    ],
+)
+def test_secret_is_created_with_a_placeholder(
+    template: dict[str, Any], secret: str, name: str, placeholder_check: Callable[[str], bool]
+) -> None:
+    resource = template["Resources"][secret]
+    assert resource["Type"] == "AWS::SecretsManager::Secret"
+    assert resource["Properties"]["Name"] == {"Fn::Sub": name}
+    assert placeholder_check(resource["Properties"]["SecretString"])
+
+
+# ---------------------------------------------------------------------------------------------- queues
+def updater_queue_event(template: dict[str, Any]) -> dict[str, Any]:
+    events = props(template, "UpdaterFunction")["Events"]
+    assert list(events) == ["QueueEvent"], "SAM names the mapping UpdaterFunction<EventName>: keep QueueEvent"
+    assert events["QueueEvent"]["Type"] == "SQS"
+    properties = events["QueueEvent"]["Properties"]
+    assert isinstance(properties, dict)
+    return properties
+
+
+def test_updater_reads_the_event_queue(template: dict[str, Any]) -> None:
+    assert updater_queue_event(template)["Queue"] == get_att("EventQueue", "Arn")
+
+
+@pytest.mark.parametrize(
+    ("path", "default", "minimum", "maximum"),
+    [
+        (("BatchSize",), 1000, 1, 10000),
+        # SQS event sources need a window of at least 1 s once BatchSize > 10.
+        (("MaximumBatchingWindowInSeconds",), 10, 1, 300),
+        (("ScalingConfig", "MaximumConcurrency"), 2, 2, 1000),
+    ],
+)
+def test_event_source_mapping_setting_is_a_parameter(
+    template: dict[str, Any], path: tuple[str, ...], default: int, minimum: int, maximum: int
+) -> None:
+    value: Any = updater_queue_event(template)
+    for key in path:
+        value = value[key]
+    parameter = parameter_of(template, value)
+    assert parameter["Type"] == "Number"
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (default, minimum, maximum)
+
+
+def test_updater_reports_partial_batch_failures(template: dict[str, Any]) -> None:
+    assert updater_queue_event(template)["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_updater_concurrency_is_shared_with_the_code(template: dict[str, Any]) -> None:
+    mapping_limit = updater_queue_event(template)["ScalingConfig"]["MaximumConcurrency"]
+    assert function_environment(template, "UpdaterFunction")["UPDATER_MAX_CONCURRENCY"] == mapping_limit
+
+
+def test_reserved_concurrency_never_throttles_the_mapping(template: dict[str, Any]) -> None:
+    reserved = function_setting(template, "UpdaterFunction", "ReservedConcurrentExecutions")
+    if reserved is not None:
+        limit = parameter_of(template, updater_queue_event(template)["ScalingConfig"]["MaximumConcurrency"])
+        assert int(resolve(template, reserved)) >= limit["MaxValue"]
+
+
+def test_visibility_timeout_covers_six_updater_timeouts_and_the_batching_window(template: dict[str, Any]) -> None:
+    visibility = props(template, "EventQueue")["VisibilityTimeout"]
+    timeout = function_setting(template, "UpdaterFunction", "Timeout")
+    window = parameter_of(template, updater_queue_event(template)["MaximumBatchingWindowInSeconds"])
+    assert visibility >= 6 * timeout + window["MaxValue"]
+    assert visibility <= 43200  # the SQS maximum (12 h)
+
+
+def test_redrive_policy_and_the_updaters_last_attempt_agree(template: dict[str, Any]) -> None:
+    redrive = props(template, "EventQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == get_att("DeadLetterQueue", "Arn")
+    env_value = function_environment(template, "UpdaterFunction")["MAX_RECEIVE_COUNT"]
+    # One parameter feeds both, so a deploy cannot set them apart.
+    assert redrive["maxReceiveCount"] == env_value
+    parameter = parameter_of(template, env_value)
+    assert parameter["Default"] >= 5
+    assert parameter["MinValue"] >= 5
+
+
+@pytest.mark.parametrize(("queue", "suffix"), [("EventQueue", "events"), ("DeadLetterQueue", "dlq")])
+def test_queue_is_standard_encrypted_and_named_after_the_stack(
+    template: dict[str, Any], queue: str, suffix: str
+) -> None:
+    properties = props(template, queue)
+    assert template["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+    assert not properties.get("FifoQueue")
+    assert properties["SqsManagedSseEnabled"] is True
+    assert properties["QueueName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
+
+
+def test_dead_letter_queue_keeps_messages_longer_than_the_queue(template: dict[str, Any]) -> None:
+    dlq_retention = props(template, "DeadLetterQueue")["MessageRetentionPeriod"]
+    queue_retention = props(template, "EventQueue")["MessageRetentionPeriod"]
+    assert dlq_retention == 1209600
+    assert queue_retention >= 345600
+    # A message keeps its first enqueue time in a standard queue's DLQ: the DLQ must outlive the queue.
+    assert dlq_retention > queue_retention
+
+
+def test_dead_letter_queue_allows_redrive_from_the_event_queue_only(template: dict[str, Any]) -> None:
+    policy = props(template, "DeadLetterQueue")["RedriveAllowPolicy"]
+    assert policy["redrivePermission"] == "byQueue"
+    queue_name = props(template, "EventQueue")["QueueName"]["Fn::Sub"]
+    arn = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:" + queue_name
+    assert policy["sourceQueueArns"] == [{"Fn::Sub": arn}]
+
+
+# ---------------------------------------------------------------------------------------------- least privilege
+# Each function runs with its own explicit role: a role SAM generates would carry AWS managed policies
+# (AWSLambdaBasicExecutionRole, the X-Ray one, AWSLambdaSQSQueueExecutionRole) that allow their actions on "*".
+FUNCTION_ROLES = {
+    "ReceiverFunction": "ReceiverRole",
+    "UpdaterFunction": "UpdaterRole",
+    "ReplayerFunction": "ReplayerRole",
+}
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# ReceiveMessage, DeleteMessage and GetQueueAttributes are what an SQS event source mapping needs.
+SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+SQS_POLL = {*SQS_EVENT_SOURCE, "sqs:ChangeMessageVisibility"}
+SQS_SEND = {"sqs:SendMessage"}
+READ_SECRET = {"secretsmanager:GetSecretValue"}
+EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
+    "ReceiverRole": {
+        "!GetAtt ReceiverLogGroup.Arn": LOGS,
+        "*": set(XRAY_ACTIONS),
+        "!GetAtt EventQueue.Arn": SQS_SEND,
+        "!GetAtt DeadLetterQueue.Arn": SQS_SEND,
+        "!Ref WebhookSecret": READ_SECRET,
+    },
+    "UpdaterRole": {
+        "!GetAtt UpdaterLogGroup.Arn": LOGS,
+        "*": set(XRAY_ACTIONS),
+        "!GetAtt EventQueue.Arn": SQS_POLL,
+        "!GetAtt DeadLetterQueue.Arn": SQS_SEND,
+        "!Ref HubSpotTokenSecret": READ_SECRET,
+    },
+    "ReplayerRole": {
+        "!GetAtt ReplayerLogGroup.Arn": LOGS,
+        "*": set(XRAY_ACTIONS),
+        "!GetAtt DeadLetterQueue.Arn": SQS_POLL,
+        "!GetAtt EventQueue.Arn": SQS_SEND,
+    },
+}
+
+
+@pytest.mark.parametrize(("function", "role"), FUNCTION_ROLES.items())
+def test_function_runs_with_its_own_role(template: dict[str, Any], function: str, role: str) -> None:
+    assert props(template, function)["Role"] == get_att(role, "Arn")
+    assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
+    # Policies (SAM policy templates or managed policies) would only apply to a role SAM generates.
+    assert "Policies" not in props(template, function)
+    assert not {"Policies", "Role"} & set(template.get("Globals", {}).get("Function", {}))
+
+
+def test_the_function_roles_are_the_only_iam_resources(template: dict[str, Any]) -> None:
+    iam = {name for name, resource in template["Resources"].items() if resource["Type"].startswith("AWS::IAM::")}
+    # No AWS::IAM::Policy or ManagedPolicy adding permissions to a role from outside it, and no shared role.
+    assert iam == set(FUNCTION_ROLES.values())
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES.values())
+def test_role_is_assumed_by_lambda_only(template: dict[str, Any], role: str) -> None:
+    properties = props(template, role)
+    assert "ManagedPolicyArns" not in properties
+    # A RoleName would make deploys need CAPABILITY_NAMED_IAM (samconfig.toml grants CAPABILITY_IAM).
+    assert "RoleName" not in properties
+    (statement,) = as_list(properties["AssumeRolePolicyDocument"]["Statement"])
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"])
+    assert set(statement["Principal"]) == {"Service"}
+    assert as_list(statement["Principal"]["Service"]) == ["lambda.amazonaws.com"]
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES.values())
+def test_role_grants_exactly_its_actions_on_exact_arns(template: dict[str, Any], role: str) -> None:
+    assert role_grants(template, role) == EXPECTED_GRANTS[role]
+
+
+@pytest.mark.parametrize(("function", "role"), FUNCTION_ROLES.items())
+def test_role_writes_logs_to_its_functions_group_only(template: dict[str, Any], function: str, role: str) -> None:
+    log_group = props(template, function)["LoggingConfig"]["LogGroup"]["Ref"]
+    logs = {key for key, actions in role_grants(template, role).items() if any(a.startswith("logs:") for a in actions)}
+    # A log group's Arn attribute ends in ":*", so it covers arn:...:log-group:NAME:log-stream:*.
+    assert logs == {f"!GetAtt {log_group}.Arn"}
+
+
+@pytest.mark.parametrize(("function", "role"), FUNCTION_ROLES.items())
+def test_sqs_event_source_can_poll_its_queue(template: dict[str, Any], function: str, role: str) -> None:
+    grants = role_grants(template, role)
+    for event in props(template, function).get("Events", {}).values():
+        if event["Type"] == "SQS":
+            queue = arn_reference(template, event["Properties"]["Queue"])
+            assert grants.get(queue, set()) >= SQS_EVENT_SOURCE, f"{function}: the mapping cannot poll {queue}"
+
+
+def test_no_wildcard_permissions_anywhere(template: dict[str, Any]) -> None:
+    for node in walk(template["Resources"]):
+        if "Statement" not in node:
+            continue
+        for statement in as_list(node["Statement"]):
+            actions = as_list(statement.get("Action", []))
+            assert not any("*" in action for action in actions), statement
+            if "*" in as_list(statement.get("Resource", [])):
+                assert set(actions) <= XRAY_ACTIONS, f"Resource * is only for X-Ray's actions: {statement!r}"
+
+
+# ---------------------------------------------------------------------------------------------- webhook API
+def test_webhook_api_is_an_http_api_with_throttling_parameters(template: dict[str, Any]) -> None:
+    assert template["Resources"]["WebhookApi"]["Type"] == "AWS::Serverless::HttpApi"
+    throttling = props(template, "WebhookApi")["DefaultRouteSettings"]
+    assert parameter_of(template, throttling["ThrottlingBurstLimit"])["Default"] == 200
+    assert parameter_of(template, throttling["ThrottlingRateLimit"])["Default"] == 100
+
+
+def test_receiver_serves_the_webhook_routes(template: dict[str, Any]) -> None:
+    events = props(template, "ReceiverFunction")["Events"].values()
+    assert all(event["Type"] == "HttpApi" for event in events)
+    assert all(event["Properties"]["ApiId"] == ref("WebhookApi") for event in events)
+    # Payload format 2.0 is the HTTP API default; the receiver parses 2.0 events.
+    assert all(event["Properties"].get("PayloadFormatVersion", "2.0") == "2.0" for event in events)
+    routes = {(event["Properties"]["Method"], event["Properties"]["Path"]) for event in events}
+    assert routes == {("POST", "/webhooks"), ("POST", "/webhooks/{source}")}
+
+
+def test_only_the_receiver_is_reachable_from_outside(template: dict[str, Any]) -> None:
+    assert "Events" not in props(template, "ReplayerFunction")
+    assert {e["Type"] for e in props(template, "UpdaterFunction")["Events"].values()} == {"SQS"}
+
+
+# ---------------------------------------------------------------------------------------------- logs
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_logs_to_its_own_group_with_retention(template: dict[str, Any], function: str) -> None:
+    log_group_ref = props(template, function)["LoggingConfig"]["LogGroup"]
+    log_group = template["Resources"][log_group_ref["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    function_name = props(template, function)["FunctionName"]["Fn::Sub"]
+    assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{function_name}"}
+    assert parameter_of(template, log_group["Properties"]["RetentionInDays"])["Default"] == 30
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+EXPECTED_OUTPUTS = {
+    "WebhookUrl": {"Fn::Sub": "https://${WebhookApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks"},
+    "QueueUrl": ref("EventQueue"),
+    "QueueArn": get_att("EventQueue", "Arn"),
+    "DeadLetterQueueUrl": ref("DeadLetterQueue"),
+    "DeadLetterQueueArn": get_att("DeadLetterQueue", "Arn"),
+    "HubSpotTokenSecretArn": ref("HubSpotTokenSecret"),
+    "WebhookSecretArn": ref("WebhookSecret"),
+    "ReceiverFunctionName": ref("ReceiverFunction"),
+    "UpdaterFunctionName": ref("UpdaterFunction"),
+    "ReplayerFunctionName": ref("ReplayerFunction"),
+    # The SQS event source mapping SAM generates for UpdaterFunction's QueueEvent (pause/resume).
+    "UpdaterEventSourceMappingId": ref("UpdaterFunctionQueueEvent"),
+}
+
+
+@pytest.mark.parametrize(("output", "value"), EXPECTED_OUTPUTS.items())
+def test_output(template: dict[str, Any], output: str, value: Any) -> None:
+    assert template["Outputs"][output]["Value"] == value
