@@ -213,3 +213,21 @@ def test_handler_answers_a_partial_batch_response(
     result = handler({"Records": records}, LambdaContext("updater", 120))
     assert result == {"batchItemFailures": []}
     assert [json.loads(m["Body"])["sourceMessageId"] for m in receive_all(sqs_client, queues.dlq_url)] == ["gone"]
+
+
+def test_the_sample_body_applies_cleanly_to_the_demo_records(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    from pathlib import Path
+
+    from hubsync.events import dumps, parse_body, parse_event
+
+    sample = Path(__file__).resolve().parents[2] / "events" / "webhook-body.json"
+    queued = [
+        dumps(parse_event(raw, default_object_type=OBJECT, now_ms=T0).to_message())
+        for raw in parse_body(sample.read_bytes())
+    ]
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+        [QueuedMessage(f"s{i}", body) for i, body in enumerate(queued)], plenty_of_time
+    )
+    assert (report.applied_events, report.failed_message_ids, dict(report.dead_lettered)) == (len(queued), [], {})
