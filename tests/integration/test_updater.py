@@ -224,7 +224,7 @@ def test_the_sample_body_applies_cleanly_to_the_demo_records(
 
     sample = Path(__file__).resolve().parents[2] / "events" / "webhook-body.json"
     queued = [
-        dumps(parse_event(raw, default_object_type=OBJECT, now_ms=T0).to_message())
+        dumps(parse_event(raw, default_object_type=OBJECT, now_ms=2 * T0).to_message())
         for raw in parse_body(sample.read_bytes())
     ]
     report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
