@@ -35,8 +35,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The handlers are all app.py, so each is checked on its own (one module name per run).
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
+	for handler in functions/*/app.py; do $(VENV)/bin/mypy --strict $$handler || exit 1; done
 
 pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest
