@@ -29,7 +29,8 @@ $(SAMVENV)/.installed: requirements-sam.txt
 run: $(VENV)/.installed
 	$(PY) -m hubsync_local
 
-test: lint typecheck pytest template
+# Template checks before the suite, so the suite's summary closes the output.
+test: lint typecheck template pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -50,6 +50,8 @@ class StackConfig:
     def from_env(cls) -> StackConfig:
         secrets_text = os.environ.get("WEBHOOK_SECRETS", "").strip()
         return cls(
+            gateway_port=_int_env("LOCAL_GATEWAY_PORT") or 3000,
+            simulator_port=_int_env("LOCAL_SIMULATOR_PORT") or 3001,
             hubspot_base_url=os.environ.get("HUBSPOT_BASE_URL") or None,
             hubspot_token=os.environ.get("HUBSPOT_ACCESS_TOKEN") or None,
             webhook_secrets=secrets_text.replace(",", " ").split() if secrets_text else [],

@@ -42,12 +42,13 @@ class QueuedMessage:
     @classmethod
     def from_record(cls, record: SqsRecord) -> QueuedMessage:
         attributes = record.get("attributes") or {}
-        sent = attributes.get("SentTimestamp")
+        count = str(attributes.get("ApproximateReceiveCount", ""))
+        sent = str(attributes.get("SentTimestamp", ""))
         return cls(
             message_id=record["messageId"],
             body=record.get("body", ""),
-            receive_count=int(attributes.get("ApproximateReceiveCount", "1") or 1),
-            sent_at=int(sent) if sent and sent.isdigit() else None,
+            receive_count=int(count) if count.isdigit() else 1,
+            sent_at=int(sent) if sent.isdigit() else None,
         )
 
 

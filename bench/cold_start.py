@@ -1,0 +1,59 @@
+"""Cold-start import cost of each handler, against baselines measured in the same run.
+
+Each figure is the median wall time of importing a module in a fresh interpreter (what a Lambda cold
+start pays before the first event), minus the interpreter's own start-up.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 7
+
+HANDLER = (
+    "import importlib.util, sys; "
+    "spec = importlib.util.spec_from_file_location('app', {path!r}); "
+    "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
+)
+CASES = {
+    "receiver handler": HANDLER.format(path=str(ROOT / "functions/receiver/app.py")),
+    "updater handler": HANDLER.format(path=str(ROOT / "functions/updater/app.py")),
+    "replayer handler": HANDLER.format(path=str(ROOT / "functions/replayer/app.py")),
+    "baseline: boto3": "import boto3",
+    "baseline: HubSpot's official client": "import hubspot",
+    "baseline: Powertools (logger, metrics, tracer-free utilities)": (
+        "import aws_lambda_powertools.logging, aws_lambda_powertools.metrics, "
+        "aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency, "
+        "aws_lambda_powertools.event_handler"
+    ),
+}
+
+
+def _seconds(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def measure() -> dict[str, float]:
+    empty = statistics.median(_seconds("pass") for _ in range(RUNS))
+    return {
+        name: max(0.0, statistics.median(_seconds(code) for _ in range(RUNS)) - empty) for name, code in CASES.items()
+    }
+
+
+def main() -> None:
+    results = measure()
+    official = results["baseline: HubSpot's official client"]
+    print(f"{'import (fresh interpreter, median of ' + str(RUNS) + ')':<64} {'ms':>8} {'x official client':>18}")
+    for name, seconds in results.items():
+        print(f"{name:<64} {seconds * 1000:>8.1f} {seconds / official:>18.2f}")
+
+
+if __name__ == "__main__":
+    main()
