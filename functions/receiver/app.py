@@ -26,4 +26,4 @@ def _service() -> Receiver:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _service().handle(request_from_api_gateway(event)).to_api_gateway()
+    return _service().handle(request_from_api_gateway(event), context).to_api_gateway()

@@ -5,6 +5,7 @@ The queues and secrets are created with the names and settings of template.yaml.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hubsync_local.template import Template
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -111,6 +113,7 @@ class StackResources:
     dlq_arn: str
     hubspot_token_secret_arn: str
     webhook_secret_arn: str
+    idempotency_table: str | None = None
 
 
 def _queue_attributes(template: Template, logical_id: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -132,6 +135,7 @@ def create_stack_resources(
     template: Template,
     sqs: SQSClient,
     secretsmanager: SecretsManagerClient,
+    dynamodb: DynamoDBClient | None = None,
     *,
     hubspot_token: str,
     webhook_secrets: list[str],
@@ -159,6 +163,7 @@ def create_stack_resources(
         except secretsmanager.exceptions.ResourceExistsException:
             arn = secretsmanager.put_secret_value(SecretId=name, SecretString=value)["ARN"]
         template.refs[logical_id] = arn
+    table = _create_table(template, dynamodb, "IdempotencyTable") if dynamodb is not None else None
     return StackResources(
         queue_url=urls["EventQueue"],
         queue_arn=template.attributes["EventQueue.Arn"],
@@ -166,4 +171,27 @@ def create_stack_resources(
         dlq_arn=template.attributes["DeadLetterQueue.Arn"],
         hubspot_token_secret_arn=template.refs["HubSpotTokenSecret"],
         webhook_secret_arn=template.refs["WebhookSecret"],
+        idempotency_table=table,
     )
+
+
+def _create_table(template: Template, dynamodb: DynamoDBClient, logical_id: str) -> str | None:
+    """A DynamoDB table with the template's name, keys and TTL (billing and encryption are AWS's business)."""
+    if logical_id not in template.document.get("Resources", {}):
+        return None
+    properties = template.resolve(template.properties(logical_id))
+    name = str(properties["TableName"])
+    # A table made by an earlier run against the same emulator is reused.
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    template.refs[logical_id] = name
+    template.attributes[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:123456789012:table/{name}"
+    return name

@@ -48,7 +48,7 @@ def _stack_outputs(stack_name: str) -> dict[str, str]:
 def _send(args: argparse.Namespace) -> int:
     import requests
 
-    from hubsync.signatures import sign
+    from hubsync.signing.standard_webhooks import sign
 
     secret = args.secret or (os.environ.get("WEBHOOK_SECRETS", "").replace(",", " ").split() or [""])[0]
     if not secret:

@@ -57,6 +57,9 @@ def to_http_api_event(
         key = name.lower()
         # Repeated headers are joined with commas in payload 2.0.
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    # API Gateway adds these; locally the scheme is plain http.
+    lowered.setdefault("x-forwarded-proto", "http")
+    lowered.setdefault("x-forwarded-for", source_ip)
     is_text = _TEXT_TYPES.match(lowered.get("content-type", "application/json")) is not None
     now = datetime.now(UTC)
     event: dict[str, Any] = {

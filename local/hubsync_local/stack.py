@@ -101,6 +101,7 @@ class LocalStack:
             self.template,
             self.sqs,
             client("secretsmanager", endpoint),
+            client("dynamodb", endpoint),
             hubspot_token=token,
             webhook_secrets=self.webhook_secrets,
             queue_overrides=overrides,

@@ -12,9 +12,10 @@ import pytest
 from standardwebhooks import Webhook
 
 from hubsync.config import Settings
-from hubsync.factory import StandardWebhooksVerifierProvider
+from hubsync.factory import SourceVerifiers
 from hubsync.receiver import Receiver, request_from_api_gateway
 from hubsync.secrets import SecretCache
+from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import LambdaContext, load_handler
@@ -39,7 +40,8 @@ def signed_event(
 def make_receiver(sqs: Any, queues: Queues, secrets: str = SECRET) -> Receiver:
     settings = Settings(webhook_secrets=secrets)
     return Receiver(
-        StandardWebhooksVerifierProvider(settings, SecretCache()),
+        parse_sources(None),
+        SourceVerifiers(settings, SecretCache()),
         QueueSender(sqs, queues.queue_url),
         QueueSender(sqs, queues.dlq_url),
         default_object_type="partner_services",
@@ -104,12 +106,20 @@ def test_bad_bodies_are_400_and_queue_nothing(sqs_client: Any, queues: Queues, b
 
 
 def test_base64_bodies_are_verified_over_the_decoded_bytes(sqs_client: Any, queues: Queues) -> None:
-    event = signed_event(b'{"id": "9", "properties": {"a": "\xc3\xa9"}}', content_type="application/octet-stream")
-    assert event["isBase64Encoded"] is True
+    raw = '{"id": "9", "properties": {"a": "\u00e9"}}'.encode()
+    event = signed_event(raw)
+    event.update(body=base64.b64encode(raw).decode(), isBase64Encoded=True)  # as API Gateway may pass it
     response = make_receiver(sqs_client, queues).handle(request_from_api_gateway(event))
     assert response.status == 202
     [queued] = bodies(receive_all(sqs_client, queues.queue_url))
     assert queued["properties"] == {"a": "é"}
+
+
+def test_a_body_that_is_not_json_typed_is_415_after_the_signature(sqs_client: Any, queues: Queues) -> None:
+    event = signed_event(b'{"id": "9", "properties": {"a": "1"}}', content_type="text/plain")
+    response = make_receiver(sqs_client, queues).handle(request_from_api_gateway(event))
+    assert (response.status, response.body["error"]) == (415, "unsupported_media_type")
+    assert receive_all(sqs_client, queues.queue_url) == []
 
 
 def test_queue_that_cannot_take_events_answers_503(sqs_client: Any, queues: Queues) -> None:

@@ -88,8 +88,10 @@ def resolve(template: dict[str, Any], value: Any) -> Any:
     return value
 
 
-# IAM statements: what a Resource may be. !GetAtt X.Arn is an ARN for every resource type of this template;
-# !Ref is one only for these types (a queue's Ref is its URL, a log group's is its name).
+# IAM statements: what a Resource may be. !GetAtt X.Arn is the exact ARN of these types (a log group's ends in
+# ":*", its streams; a table's covers the table alone, not its indexes or stream); !Ref is an ARN only for
+# ARN_BY_REF (a queue's Ref is its URL, a log group's and a table's are their names).
+ARN_BY_GET_ATT = {"AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"}
 ARN_BY_REF = {"AWS::SecretsManager::Secret"}
 PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix"}
 SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -110,6 +112,9 @@ def arn_reference(template: dict[str, Any], resource: Any) -> str:
     if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
         logical_id, attribute = resource["Fn::GetAtt"]
         assert logical_id in resources and attribute == "Arn", f"{resource!r}: not the ARN of a resource of this stack"
+        assert resources[logical_id]["Type"] in ARN_BY_GET_ATT, (
+            f"{resource!r}: add {resources[logical_id]['Type']} to ARN_BY_GET_ATT if its Arn is an exact ARN"
+        )
         return f"!GetAtt {logical_id}.Arn"
     if isinstance(resource, dict) and set(resource) == {"Ref"}:
         logical_id = resource["Ref"]
@@ -240,6 +245,11 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
         "QUEUE_URL": ref("EventQueue"),
         "DLQ_URL": ref("DeadLetterQueue"),
         "WEBHOOK_SECRET_ARN": ref("WebhookSecret"),
+        "WEBHOOK_SOURCES": '{"default": {"scheme": "standard-webhooks"}}',
+        "MAX_BODY_BYTES": "1048576",
+        "MAX_EVENTS_PER_REQUEST": "500",
+        "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
+        "IDEMPOTENCY_WINDOW_SECONDS": "86400",
     },
     "UpdaterFunction": {
         **GLOBAL_ENV,
@@ -258,6 +268,49 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
 def test_environment_variables(template: dict[str, Any], function: str) -> None:
     env = function_environment(template, function)
     assert {name: resolve(template, value) for name, value in env.items()} == EXPECTED_ENV[function]
+
+
+@pytest.mark.parametrize(
+    ("variable", "name", "default", "minimum", "maximum"),
+    [
+        ("MAX_BODY_BYTES", "MaxBodyBytes", 1048576, 1024, 4194304),
+        ("MAX_EVENTS_PER_REQUEST", "MaxEventsPerRequest", 500, 1, 10000),
+        ("IDEMPOTENCY_WINDOW_SECONDS", "IdempotencyWindowSeconds", 86400, 60, 604800),
+    ],
+)
+def test_receiver_limit_is_a_parameter(
+    template: dict[str, Any], variable: str, name: str, default: int, minimum: int, maximum: int
+) -> None:
+    value = function_environment(template, "ReceiverFunction")[variable]
+    assert value == ref(name)
+    parameter = parameter_of(template, value)
+    assert parameter["Type"] == "Number"
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (default, minimum, maximum)
+
+
+def test_largest_body_fits_a_lambda_invocation_after_base64(template: dict[str, Any]) -> None:
+    largest = template["Parameters"]["MaxBodyBytes"]["MaxValue"]
+    # Lambda's synchronous payload limit (6 MB) less room for the event envelope around the body.
+    assert largest * 4 / 3 + 512 * 1024 <= 6 * 1024 * 1024
+
+
+def test_webhook_sources_default_is_the_default_source_without_secrets(template: dict[str, Any]) -> None:
+    value = function_environment(template, "ReceiverFunction")["WEBHOOK_SOURCES"]
+    parameter = parameter_of(template, value)
+    assert value == ref("WebhookSources")
+    assert parameter["Type"] == "String"
+    sources = json.loads(parameter["Default"])
+    assert sources == {"default": {"scheme": "standard-webhooks"}}
+    assert len(parameter["Default"]) <= parameter["MaxLength"]
+    # The secrets live in WebhookSecret, keyed by the same source names.
+    assert not SECRET_LOOKING_VALUE.search(parameter["Default"])
+    assert "secret" in parameter["Description"].lower() and "WebhookSecret" in parameter["Description"]
+
+
+def test_every_parameter_is_in_one_console_group(template: dict[str, Any]) -> None:
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
 
 
 def test_hubspot_rate_limit_takes_only_hubspot_tiers(template: dict[str, Any]) -> None:
@@ -403,6 +456,30 @@ def test_dead_letter_queue_allows_redrive_from_the_event_queue_only(template: di
     assert policy["sourceQueueArns"] == [{"Fn::Sub": arn}]
 
 
+# ---------------------------------------------------------------------------------------------- idempotency
+def test_idempotency_table_has_the_powertools_default_layout(template: dict[str, Any]) -> None:
+    table = template["Resources"]["IdempotencyTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    # The local stack creates the table under the same name.
+    assert properties["TableName"] == {"Fn::Sub": "${AWS::StackName}-idempotency"}
+    # DynamoDBPersistenceLayer's defaults: partition key "id" (a string), no sort key, TTL on "expiration".
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in properties
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # The role's grants cover the table alone: an index or a stream would need more.
+    assert not {"GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"} & set(properties)
+
+
+def test_idempotency_records_are_disposable(template: dict[str, Any]) -> None:
+    table = template["Resources"]["IdempotencyTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
 # ---------------------------------------------------------------------------------------------- least privilege
 # Each function runs with its own explicit role: a role SAM generates would carry AWS managed policies
 # (AWSLambdaBasicExecutionRole, the X-Ray one, AWSLambdaSQSQueueExecutionRole) that allow their actions on "*".
@@ -417,6 +494,8 @@ SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttr
 SQS_POLL = {*SQS_EVENT_SOURCE, "sqs:ChangeMessageVisibility"}
 SQS_SEND = {"sqs:SendMessage"}
 READ_SECRET = {"secretsmanager:GetSecretValue"}
+# What Powertools' DynamoDBPersistenceLayer calls; no Query or Scan.
+IDEMPOTENCY_RECORDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "ReceiverRole": {
         "!GetAtt ReceiverLogGroup.Arn": LOGS,
@@ -424,6 +503,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "!GetAtt EventQueue.Arn": SQS_SEND,
         "!GetAtt DeadLetterQueue.Arn": SQS_SEND,
         "!Ref WebhookSecret": READ_SECRET,
+        "!GetAtt IdempotencyTable.Arn": IDEMPOTENCY_RECORDS,
     },
     "UpdaterRole": {
         "!GetAtt UpdaterLogGroup.Arn": LOGS,
@@ -545,6 +625,7 @@ EXPECTED_OUTPUTS = {
     "DeadLetterQueueArn": get_att("DeadLetterQueue", "Arn"),
     "HubSpotTokenSecretArn": ref("HubSpotTokenSecret"),
     "WebhookSecretArn": ref("WebhookSecret"),
+    "IdempotencyTableName": ref("IdempotencyTable"),
     "ReceiverFunctionName": ref("ReceiverFunction"),
     "UpdaterFunctionName": ref("UpdaterFunction"),
     "ReplayerFunctionName": ref("ReplayerFunction"),

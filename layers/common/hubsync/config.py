@@ -24,6 +24,10 @@ HUBSPOT_TIMEOUT_SECONDS = "HUBSPOT_TIMEOUT_SECONDS"
 SECRETS_CACHE_SECONDS = "SECRETS_CACHE_SECONDS"
 SIGNATURE_TOLERANCE_SECONDS = "SIGNATURE_TOLERANCE_SECONDS"
 MAX_BODY_BYTES = "MAX_BODY_BYTES"
+MAX_EVENTS_PER_REQUEST = "MAX_EVENTS_PER_REQUEST"
+WEBHOOK_SOURCES = "WEBHOOK_SOURCES"
+IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+IDEMPOTENCY_WINDOW_SECONDS = "IDEMPOTENCY_WINDOW_SECONDS"
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_OBJECT_TYPE = "partner_services"
@@ -32,6 +36,8 @@ DEFAULT_HUBSPOT_TIMEOUT_SECONDS = 20.0
 DEFAULT_SECRETS_CACHE_SECONDS = 300.0
 DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_EVENTS_PER_REQUEST = 500
+DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 86_400
 
 
 def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -65,7 +71,8 @@ class Settings:
 
     Reads: QUEUE_URL, DLQ_URL, HUBSPOT_BASE_URL, HUBSPOT_TOKEN_SECRET_ARN, HUBSPOT_ACCESS_TOKEN,
     WEBHOOK_SECRET_ARN, WEBHOOK_SECRETS, OBJECT_TYPE, MAX_RECEIVE_COUNT, HUBSPOT_TIMEOUT_SECONDS,
-    SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES.
+    SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
+    WEBHOOK_SOURCES, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_SECONDS.
     """
 
     queue_url: str | None = None
@@ -81,6 +88,10 @@ class Settings:
     secrets_cache_seconds: float = DEFAULT_SECRETS_CACHE_SECONDS
     signature_tolerance_seconds: int = DEFAULT_SIGNATURE_TOLERANCE_SECONDS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_events_per_request: int = DEFAULT_MAX_EVENTS_PER_REQUEST
+    webhook_sources: str | None = None
+    idempotency_table: str | None = None
+    idempotency_window_seconds: int = DEFAULT_IDEMPOTENCY_WINDOW_SECONDS
 
     def __repr__(self) -> str:
         # The inline token and secrets (local use) must never reach a log line through repr().
@@ -109,4 +120,10 @@ class Settings:
                 _number(env, SIGNATURE_TOLERANCE_SECONDS, DEFAULT_SIGNATURE_TOLERANCE_SECONDS, 1)
             ),
             max_body_bytes=int(_number(env, MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, 1)),
+            max_events_per_request=int(_number(env, MAX_EVENTS_PER_REQUEST, DEFAULT_MAX_EVENTS_PER_REQUEST, 1)),
+            webhook_sources=_text(env, WEBHOOK_SOURCES),
+            idempotency_table=_text(env, IDEMPOTENCY_TABLE),
+            idempotency_window_seconds=int(
+                _number(env, IDEMPOTENCY_WINDOW_SECONDS, DEFAULT_IDEMPOTENCY_WINDOW_SECONDS, 1)
+            ),
         )

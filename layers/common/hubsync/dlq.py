@@ -93,7 +93,8 @@ def dlq_message(key: str, document: dict[str, Any]) -> OutgoingMessage:
     attributes = {"category": str(error["category"])}
     if error.get("status") is not None:
         attributes["status"] = str(error["status"])
-    return OutgoingMessage(key=key, body=dumps(document), attributes=attributes)
+    # ASCII escapes: a rejected event may hold unpaired surrogates, which UTF-8 cannot carry.
+    return OutgoingMessage(key=key, body=dumps(document, ascii_only=True), attributes=attributes)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ _MIN_EPOCH_MS = 978_307_200_000
 # Events from the future would win last-write-wins against every later real change.
 _MAX_FUTURE_MS = 24 * 3600 * 1000
 # Bookkeeping fields hubsync itself adds to a queued event and keeps through re-parsing.
-_PASSTHROUGH = ("webhookId", "replayCount")
+_PASSTHROUGH = ("webhookId", "source", "replayCount")
+_MAX_EXPONENT = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def normalise_value(value: Any, name: str) -> str:
     if value is None:
         return ""  # HubSpot clears a property given ""
     if isinstance(value, str):
-        return value
+        return _text(value, f"property {name!r}")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -86,6 +87,15 @@ def normalise_value(value: Any, name: str) -> str:
     if isinstance(value, list):
         return ";".join(_list_item(item, name) for item in value)
     raise InvalidEventError(f"property {name!r}: nested objects are not allowed (got {type(value).__name__})")
+
+
+def _text(value: str, what: str) -> str:
+    """The string, unless it holds an unpaired surrogate (valid in JSON escapes, not encodable as UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEventError(f"{what} holds an unpaired UTF-16 surrogate") from None
+    return value
 
 
 def _list_item(item: Any, name: str) -> str:
@@ -98,6 +108,9 @@ def _plain_decimal(value: float | Decimal, name: str) -> str:
     number = Decimal(repr(value)) if isinstance(value, float) else value
     if not number.is_finite():
         raise InvalidEventError(f"property {name!r}: {value} is not a finite number")
+    if abs(number.adjusted()) > _MAX_EXPONENT:
+        # 1e999999999 would expand to a gigabyte of digits in plain decimal form.
+        raise InvalidEventError(f"property {name!r}: the number's exponent is beyond ±{_MAX_EXPONENT}")
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -138,7 +151,7 @@ def _identifier(value: Any, field_name: str, required: bool) -> str | None:
         raise InvalidEventError(f"{field_name} must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidEventError(f"{field_name} is longer than {MAX_ID_LENGTH} characters")
-    return value
+    return _text(value, field_name)
 
 
 def _properties(value: Any) -> dict[str, str]:
@@ -190,9 +203,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        # Parsers disagree on which duplicate wins: an ambiguous body is refused, not guessed at.
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {duplicate[:100]!r}")
+    return document
+
+
 def loads(text: str | bytes) -> Any:
-    """Strict JSON: no NaN/Infinity; decimals kept exactly as written (so 1.10 stays "1.10")."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    """Strict JSON: no NaN/Infinity, no duplicate keys; decimals kept exactly as written."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def parse_body(body: bytes) -> list[Any]:
@@ -222,12 +245,14 @@ def parse_body(body: bytes) -> list[Any]:
     return events
 
 
-def dumps(document: Any) -> str:
+def dumps(document: Any, ascii_only: bool = False) -> str:
     """Compact JSON for queue messages; Decimals (from loads) are written as plain numbers."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=ascii_only, default=_default)
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
+        if abs(value.adjusted()) > _MAX_EXPONENT:
+            return str(value)  # kept exactly (in a quarantined event), without expanding its digits
+        return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

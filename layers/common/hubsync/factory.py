@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from hubsync.config import (
@@ -14,8 +15,9 @@ from hubsync.config import (
     require,
 )
 from hubsync.exceptions import ConfigurationError
-from hubsync.secrets import SecretCache, parse_secret_list, parse_token
-from hubsync.signatures import StandardWebhooksVerifier
+from hubsync.secrets import SecretCache, parse_token
+from hubsync.signing import Verifier, build_verifier
+from hubsync.sources import Source, parse_source_secrets, parse_sources
 from hubsync.sqs import QueueSender
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from hubsync.replay import Replayer
     from hubsync.updater import Updater
 
+logger = logging.getLogger(__name__)
+
 
 def sqs_client() -> SQSClient:
     import boto3
@@ -32,27 +36,33 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs")
 
 
-class StandardWebhooksVerifierProvider:
-    """A verifier over the current secrets: Secrets Manager (cached) when an ARN is set, else inline."""
+class SourceVerifiers:
+    """The verifier of a source over its current secrets: Secrets Manager (cached) when an ARN is set,
+    else the inline variable. Rebuilt only when the secret's text changes (rotation)."""
 
     def __init__(self, settings: Settings, secrets: SecretCache) -> None:
         self._settings = settings
         self._secrets = secrets
-        self._cached: tuple[str, StandardWebhooksVerifier] | None = None
+        self._cached: dict[str, tuple[str, Verifier]] = {}
 
-    def __call__(self) -> StandardWebhooksVerifier:
+    def _secret_text(self) -> str:
         if self._settings.webhook_secret_arn:
-            text = self._secrets.get(self._settings.webhook_secret_arn)
-        elif self._settings.webhook_secrets:
-            text = self._settings.webhook_secrets
-        else:
-            raise ConfigurationError(f"{WEBHOOK_SECRET_ARN} is not set")
-        if self._cached is None or self._cached[0] != text:
-            verifier = StandardWebhooksVerifier(
-                parse_secret_list(text), tolerance_seconds=self._settings.signature_tolerance_seconds
+            return self._secrets.get(self._settings.webhook_secret_arn)
+        if self._settings.webhook_secrets:
+            return self._settings.webhook_secrets
+        raise ConfigurationError(f"{WEBHOOK_SECRET_ARN} is not set")
+
+    def __call__(self, source: Source) -> Verifier:
+        text = "" if source.scheme == "none" else self._secret_text()
+        cached = self._cached.get(source.name)
+        if cached is None or cached[0] != text:
+            secrets = parse_source_secrets(text).get(source.name, []) if text else []
+            verifier = build_verifier(
+                source.scheme, secrets, tolerance_seconds=source.tolerance_seconds, options=source.options
             )
-            self._cached = (text, verifier)
-        return self._cached[1]
+            cached = (text, verifier)
+            self._cached[source.name] = cached
+        return cached[1]
 
 
 def hubspot_token_provider(settings: Settings, secrets: SecretCache) -> TokenProvider:
@@ -75,16 +85,31 @@ class TokenProvider:
 
 
 def build_receiver(settings: Settings) -> Receiver:
+    from hubsync.receipts import DeliveryLedger, NoLedger
     from hubsync.receiver import Receiver
 
     sqs = sqs_client()
     secrets = SecretCache(ttl_seconds=settings.secrets_cache_seconds)
+    sources = parse_sources(settings.webhook_sources, settings.signature_tolerance_seconds)
+    for source in sources.values():
+        if source.scheme == "none":
+            logger.warning("webhook source %r accepts UNSIGNED requests (scheme none)", source.name)
+    ledger = (
+        DeliveryLedger(settings.idempotency_table, settings.idempotency_window_seconds)
+        if settings.idempotency_table
+        else NoLedger()
+    )
+    if not settings.idempotency_table:
+        logger.warning("IDEMPOTENCY_TABLE is not set: repeated deliveries are queued again")
     return Receiver(
-        StandardWebhooksVerifierProvider(settings, secrets),
+        sources,
+        SourceVerifiers(settings, secrets),
         QueueSender(sqs, require(settings.queue_url, QUEUE_URL)),
         QueueSender(sqs, require(settings.dlq_url, DLQ_URL)),
         default_object_type=settings.object_type,
+        ledger=ledger,
         max_body_bytes=settings.max_body_bytes,
+        max_events=settings.max_events_per_request,
     )
 
 

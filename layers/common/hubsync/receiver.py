@@ -1,8 +1,10 @@
-"""The receiver: verify, validate, enqueue, answer, all within about a second.
+"""The receiver: route, verify, validate, enqueue once, answer, all within about a second.
 
-Nothing is queued for a request that is refused (401, 4xx). In an accepted request, valid events go
-to the queue and each invalid event goes to the DLQ (``INVALID_EVENT``) and is listed under
-``rejected``. When SQS cannot take them the answer is 503, so the sender delivers again.
+Nothing is queued for a request that is refused (4xx). In an accepted request, valid events go to
+the queue and each invalid event goes to the DLQ (``INVALID_EVENT``) and is listed under
+``rejected``. When SQS or the idempotency table cannot be used the answer is 503, so the sender
+delivers again. Every error answer is JSON with a stable ``error`` code and a message a person can
+act on; never a stack trace.
 """
 
 from __future__ import annotations
@@ -10,21 +12,35 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from hubsync import dlq
-from hubsync.events import Event, dumps, parse_body, parse_event
-from hubsync.exceptions import BadRequestError, ConfigurationError, InvalidEventError, SignatureError
+from hubsync.events import Event, dumps, loads, parse_body, parse_event
+from hubsync.exceptions import (
+    BadRequestError,
+    ConfigurationError,
+    InvalidEventError,
+    QueueUnavailableError,
+    SignatureError,
+)
+from hubsync.receipts import (
+    DeliveryInProgressError,
+    DeliveryKeyReusedError,
+    LedgerUnavailableError,
+    NoLedger,
+)
+from hubsync.signing import SignedRequest, Verifier
+from hubsync.sources import DEFAULT_SOURCE, Source
 from hubsync.sqs import OutgoingMessage, QueueSender, fits_in_a_message
 
 logger = logging.getLogger(__name__)
 
-
-class Verifier(Protocol):
-    def verify(self, headers: Mapping[str, str], body: bytes) -> str: ...
+_ROUTE = re.compile(r"^/webhooks(?:/(?P<source>[^/]+))?/?$")
+_JSON_TYPE = re.compile(r"^\s*(application/(?:[\w.+-]+\+)?json|text/json)\s*(;.*)?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class HttpRequest:
     path: str
     headers: Mapping[str, str]  # lower-case names
     body: bytes
+    url: str = ""  # as the sender called it (HubSpot's signatures cover it)
 
 
 @dataclass(frozen=True)
@@ -45,13 +62,16 @@ class HttpResponse:
         return {"statusCode": self.status, "headers": self.headers, "body": dumps(self.body)}
 
 
-def error(status: int, code: str, message: str) -> HttpResponse:
-    return HttpResponse(status, {"error": code, "message": message})
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
+        status, {"error": code, "message": message}, {"content-type": "application/json", **(headers or {})}
+    )
 
 
 def request_from_api_gateway(event: Mapping[str, Any]) -> HttpRequest:
     """An HTTP API (payload format 2.0) event as an HttpRequest. Base64 bodies are decoded first."""
-    http = (event.get("requestContext") or {}).get("http") or {}
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
@@ -60,80 +80,146 @@ def request_from_api_gateway(event: Mapping[str, Any]) -> HttpRequest:
         except (binascii.Error, ValueError):
             body = b"\x00invalid-base64"  # cannot verify: the signature check refuses it
     else:
-        body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-    return HttpRequest(
-        method=str(http.get("method") or "POST"), path=str(event.get("rawPath") or ""), headers=headers, body=body
-    )
+        body = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else bytes(raw)
+    path = str(event.get("rawPath") or http.get("path") or "")
+    host = headers.get("host") or str(context.get("domainName") or "")
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
+    query = str(event.get("rawQueryString") or "")
+    url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    return HttpRequest(method=str(http.get("method") or "POST"), path=path, headers=headers, body=body, url=url)
 
 
 class Receiver:
-    """Handles one webhook delivery. ``verifier`` is called per request so rotated secrets apply."""
+    """Handles one webhook delivery. ``verifier(source)`` is called per request so rotated secrets apply."""
 
     def __init__(
         self,
-        verifier: Callable[[], Verifier],
+        sources: Mapping[str, Source],
+        verifier: Callable[[Source], Verifier],
         queue: QueueSender,
         dead_letters: QueueSender,
         *,
         default_object_type: str,
+        ledger: Any = None,
         max_body_bytes: int = 1024 * 1024,
+        max_events: int = 500,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
+        self._sources = sources
         self._verifier = verifier
         self._queue = queue
         self._dlq = dead_letters
         self._default_object_type = default_object_type
+        self._ledger = ledger or NoLedger()
         self._max_body_bytes = max_body_bytes
+        self._max_events = max_events
         self._clock_ms = clock_ms
 
-    def handle(self, request: HttpRequest) -> HttpResponse:
+    def handle(self, request: HttpRequest, context: Any = None) -> HttpResponse:
         if request.method.upper() != "POST":
-            return error(405, "method_not_allowed", "send webhooks with POST")
+            return error(405, "method_not_allowed", "send webhooks with POST", {"allow": "POST"})
+        route = _ROUTE.match(request.path)
+        source = self._sources.get((route.group("source") or DEFAULT_SOURCE) if route else "")
+        if source is None:
+            return error(404, "unknown_source", "no webhook source is configured at this path")
         if len(request.body) > self._max_body_bytes:
             return error(413, "body_too_large", f"the body is larger than {self._max_body_bytes} bytes")
         try:
-            webhook_id = self._verifier().verify(request.headers, request.body)
+            verified = self._verifier(source).verify(
+                SignedRequest(request.method.upper(), request.url, request.headers, request.body)
+            )
         except SignatureError as exc:
-            logger.warning("signature refused: %s", exc.message)
+            logger.warning("signature refused", extra={"source": source.name, "reason": exc.message})
             return error(401, "invalid_signature", exc.message)
         except ConfigurationError as exc:
-            logger.error("cannot verify signatures: %s", exc.message)
+            logger.error("cannot verify signatures", extra={"source": source.name, "reason": exc.message})
             return error(503, "not_ready", "the receiver cannot verify signatures right now; retry later")
+        if not _JSON_TYPE.match(request.headers.get("content-type", "")):
+            return error(415, "unsupported_media_type", "send the body as application/json")
         try:
             raw_events = parse_body(request.body)
         except BadRequestError as exc:
             return error(exc.status, exc.code, exc.message)
-        return self._accept(raw_events, webhook_id)
+        if len(raw_events) > self._max_events:
+            return error(413, "too_many_events", f"send at most {self._max_events} events a request")
+        delivery_id = self._delivery_key(source, verified.delivery_id, request)
+        return self._accept_once(source, raw_events, delivery_id, request.body, context)
 
-    def _accept(self, raw_events: list[Any], webhook_id: str) -> HttpResponse:
+    def _delivery_key(self, source: Source, scheme_id: str | None, request: HttpRequest) -> str | None:
+        setting = source.idempotency_key
+        if setting == "none":
+            return None
+        if setting == "delivery-id":
+            value: Any = scheme_id
+        elif setting.startswith("header:"):
+            value = request.headers.get(setting.split(":", 1)[1])
+        else:
+            document = loads(request.body)
+            value = document.get(setting.split(":", 1)[1]) if isinstance(document, dict) else None
+        if value is None or isinstance(value, dict | list) or str(value) == "":
+            return None
+        return str(value)
+
+    def _accept_once(
+        self, source: Source, raw_events: list[Any], delivery_id: str | None, body: bytes, context: Any
+    ) -> HttpResponse:
+        label = delivery_id or ""
+        try:
+            if delivery_id is None:
+                answer = self._accept(source, raw_events, label)
+            else:
+                answer = self._ledger.run_once(
+                    f"{source.name}:{delivery_id}", body, lambda: self._accept(source, raw_events, label), context
+                )
+        except BadRequestError as exc:
+            return error(exc.status, exc.code, exc.message)
+        except QueueUnavailableError:
+            return error(503, "queue_unavailable", "the events could not be queued; deliver them again")
+        except DeliveryInProgressError as exc:
+            return error(409, "delivery_in_progress", exc.message + "; retry shortly", {"retry-after": "1"})
+        except DeliveryKeyReusedError as exc:
+            return error(422, "delivery_id_reused", exc.message)
+        except LedgerUnavailableError as exc:
+            logger.error("idempotency table unavailable", extra={"reason": exc.message})
+            return error(503, "not_ready", "the receiver cannot record deliveries right now; retry later")
+        return HttpResponse(202, answer)
+
+    def _accept(self, source: Source, raw_events: list[Any], delivery_id: str) -> dict[str, Any]:
+        """Queues the valid events and quarantines the invalid ones; raises QueueUnavailableError."""
         now = self._clock_ms()
+        object_type = source.object_type or self._default_object_type
         valid: list[OutgoingMessage] = []
         invalid: list[OutgoingMessage] = []
         rejected: list[dict[str, Any]] = []
         for index, raw in enumerate(raw_events):
             try:
-                event = parse_event(raw, default_object_type=self._default_object_type, now_ms=now)
+                event = parse_event(raw, default_object_type=object_type, now_ms=now)
             except InvalidEventError as exc:
                 rejected.append({"index": index, "error": exc.message})
-                failure = dlq.Failure(dlq.INVALID_EVENT, exc.message)
-                document = dlq.envelope(raw, failure, now_ms=now, stage="receiver")
-                document["webhookId"] = webhook_id
+                document = dlq.envelope(raw, dlq.Failure(dlq.INVALID_EVENT, exc.message), now_ms=now, stage="receiver")
+                document.update(source=source.name, webhookId=delivery_id)
                 invalid.append(dlq.dlq_message(str(index), document))
                 continue
-            valid.append(self._message(index, event, webhook_id))
+            valid.append(self._message(index, event, source.name, delivery_id))
         if any(not fits_in_a_message(m.body, m.attributes) for m in valid + invalid):
-            return error(413, "event_too_large", "an event is larger than a queue message (1 MiB) can hold")
+            # Checked before anything is sent: a refused request queues nothing.
+            raise BadRequestError("event_too_large", "an event is larger than a queue message (1 MiB) can hold", 413)
         if self._queue.send(valid) or self._dlq.send(invalid):
-            logger.error("SQS did not take every message of webhook %s", webhook_id)
-            return error(503, "queue_unavailable", "the events could not be queued; deliver them again")
-        logger.info("accepted %d events, rejected %d", len(valid), len(rejected), extra={"webhook_id": webhook_id})
-        return HttpResponse(202, {"accepted": len(valid), "rejected": rejected})
+            logger.error("SQS did not take every message", extra={"source": source.name, "delivery": delivery_id})
+            raise QueueUnavailableError("the events could not be queued")
+        logger.info(
+            "accepted",
+            extra={"source": source.name, "delivery": delivery_id, "accepted": len(valid), "rejected": len(rejected)},
+        )
+        return {"accepted": len(valid), "rejected": rejected}
 
     @staticmethod
-    def _message(index: int, event: Event, webhook_id: str) -> OutgoingMessage:
+    def _message(index: int, event: Event, source: str, delivery_id: str) -> OutgoingMessage:
         body = event.to_message()
         body.pop("replayCount", None)  # hubsync's own bookkeeping: a sender cannot set it
-        body["webhookId"] = webhook_id
+        body["source"] = source
+        if delivery_id:
+            body["webhookId"] = delivery_id
         attributes = {"objectType": event.object_type}
         if event.event_id:
             attributes["eventId"] = event.event_id
