@@ -20,8 +20,20 @@ HANDLER = (
     "spec = importlib.util.spec_from_file_location('app', {path!r}); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
 )
+# The first invocation also builds the service (boto3 clients, the idempotency layer): no network.
+SETUP = (
+    "import os; os.environ.update(AWS_DEFAULT_REGION='us-east-1', AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x', "
+    "QUEUE_URL='https://q', DLQ_URL='https://d', WEBHOOK_SECRETS='[]', IDEMPOTENCY_TABLE='t', "
+    "HUBSPOT_ACCESS_TOKEN='t'); "
+)
 CASES = {
     "receiver handler": HANDLER.format(path=str(ROOT / "functions/receiver/app.py")),
+    "receiver handler + first-request set-up": SETUP
+    + HANDLER.format(path=str(ROOT / "functions/receiver/app.py"))
+    + "; module._service()",
+    "updater handler + first-request set-up": SETUP
+    + HANDLER.format(path=str(ROOT / "functions/updater/app.py"))
+    + "; module._service()",
     "updater handler": HANDLER.format(path=str(ROOT / "functions/updater/app.py")),
     "replayer handler": HANDLER.format(path=str(ROOT / "functions/replayer/app.py")),
     "baseline: boto3": "import boto3",

@@ -18,7 +18,7 @@ def _banner(stack: LocalStack) -> str:
     venv_bin = Path(sys.executable).parent
     hubsync = venv_bin / "hubsync"
     given = bool(os.environ.get("WEBHOOK_SECRETS"))
-    secret_arg = "" if given else f" --secret {stack.webhook_secrets[0]}"
+    secret_arg = "" if given or not stack.webhook_secrets else f" --secret {stack.webhook_secrets[0]}"
     hubspot = stack.simulator.url if stack.simulator else os.environ.get("HUBSPOT_BASE_URL", "")
     lines = [
         "hubsync is running locally (Ctrl-C stops everything)",

@@ -138,7 +138,7 @@ def create_stack_resources(
     dynamodb: DynamoDBClient | None = None,
     *,
     hubspot_token: str,
-    webhook_secrets: list[str],
+    webhook_secret: str,
     queue_overrides: dict[str, str] | None = None,
 ) -> StackResources:
     """The queues and secrets of template.yaml, in moto. Also fills ``template.refs``/``attributes``."""
@@ -155,7 +155,7 @@ def create_stack_resources(
         template.attributes[f"{logical_id}.Arn"] = arn
         template.attributes[f"{logical_id}.QueueName"] = name
         template.attributes[f"{logical_id}.QueueUrl"] = url
-    values = {"HubSpotTokenSecret": hubspot_token, "WebhookSecret": json.dumps(webhook_secrets)}
+    values = {"HubSpotTokenSecret": hubspot_token, "WebhookSecret": webhook_secret}
     for logical_id, value in values.items():
         name = template.resolve(template.properties(logical_id)["Name"])
         try:

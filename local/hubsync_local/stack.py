@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class StackConfig:
     hubspot_base_url: str | None = None
     hubspot_token: str | None = None
     webhook_secrets: list[str] = field(default_factory=list)
+    webhook_secret_document: str | None = None  # the webhook secret's whole value (per-source JSON object)
     simulator_seed: Any = None
     simulator_rate_limit: int | None = None
     # Template values by default; tests shorten the visibility timeout and the batching window.
@@ -49,15 +51,26 @@ class StackConfig:
     @classmethod
     def from_env(cls) -> StackConfig:
         secrets_text = os.environ.get("WEBHOOK_SECRETS", "").strip()
+        extra = {name: os.environ[name] for name in ("WEBHOOK_SOURCES", "LOG_LEVEL") if os.environ.get(name)}
+        if secrets_text.startswith("{"):
+            # Per-source secrets ({"source": [...]}) go into the webhook secret as they are.
+            return cls(webhook_secret_document=secrets_text, extra_environment=extra, **_local_settings())
         return cls(
-            gateway_port=_int_env("LOCAL_GATEWAY_PORT") or 3000,
-            simulator_port=_int_env("LOCAL_SIMULATOR_PORT") or 3001,
-            hubspot_base_url=os.environ.get("HUBSPOT_BASE_URL") or None,
-            hubspot_token=os.environ.get("HUBSPOT_ACCESS_TOKEN") or None,
             webhook_secrets=secrets_text.replace(",", " ").split() if secrets_text else [],
-            visibility_timeout=_int_env("LOCAL_VISIBILITY_TIMEOUT"),
-            window_seconds=_int_env("LOCAL_BATCHING_WINDOW_SECONDS"),
+            extra_environment=extra,
+            **_local_settings(),
         )
+
+
+def _local_settings() -> dict[str, Any]:
+    return dict(
+        gateway_port=_int_env("LOCAL_GATEWAY_PORT") or 3000,
+        simulator_port=_int_env("LOCAL_SIMULATOR_PORT") or 3001,
+        hubspot_base_url=os.environ.get("HUBSPOT_BASE_URL") or None,
+        hubspot_token=os.environ.get("HUBSPOT_ACCESS_TOKEN") or None,
+        visibility_timeout=_int_env("LOCAL_VISIBILITY_TIMEOUT"),
+        window_seconds=_int_env("LOCAL_BATCHING_WINDOW_SECONDS"),
+    )
 
 
 def _int_env(name: str) -> int | None:
@@ -74,7 +87,9 @@ class LocalStack:
         self.gateway: GatewayServer | None = None
         self.poller: SqsPoller | None = None
         self.resources: StackResources | None = None
-        self.webhook_secrets: list[str] = list(self.config.webhook_secrets) or [new_webhook_secret()]
+        self.webhook_secrets: list[str] = list(self.config.webhook_secrets) or (
+            [] if self.config.webhook_secret_document else [new_webhook_secret()]
+        )
         self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle
@@ -103,7 +118,7 @@ class LocalStack:
             client("secretsmanager", endpoint),
             client("dynamodb", endpoint),
             hubspot_token=token,
-            webhook_secrets=self.webhook_secrets,
+            webhook_secret=self.config.webhook_secret_document or json.dumps(self.webhook_secrets),
             queue_overrides=overrides,
         )
         self.template.parameters["HubSpotBaseUrl"] = hubspot_url

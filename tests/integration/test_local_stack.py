@@ -16,7 +16,7 @@ def test_queues_and_secrets_follow_the_template(sqs_client: Any, secretsmanager_
     name = f"tpl-{uuid.uuid4().hex[:8]}"
     template = Template.load(stack_name=name)
     resources = create_stack_resources(
-        template, sqs_client, secretsmanager_client, hubspot_token="tok", webhook_secrets=["whsec_x"]
+        template, sqs_client, secretsmanager_client, hubspot_token="tok", webhook_secret='["whsec_x"]'
     )
     assert resources.queue_url.endswith(f"/{name}-events") and resources.dlq_url.endswith(f"/{name}-dlq")
     queue = sqs_client.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["All"])["Attributes"]

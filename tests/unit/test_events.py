@@ -181,3 +181,56 @@ def test_plain_decimal_form_round_trips_the_number(number: float) -> None:
     text = normalise_value(number, "p")
     assert "e" not in text.lower()
     assert Decimal(text) == Decimal(repr(number))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_either_parse_or_are_refused_with_a_clear_400(body: bytes) -> None:
+    try:
+        events = parse_body(body)
+    except BadRequestError as exc:
+        assert exc.status == 400 and exc.code and exc.message
+    else:
+        assert isinstance(events, list) and events
+
+
+@given(_json_values)
+def test_any_json_event_is_either_valid_or_invalid_with_a_reason(raw: Any) -> None:
+    try:
+        event = parse(raw)
+    except InvalidEventError as exc:
+        assert exc.message
+    else:
+        assert event.id and event.properties and all(isinstance(v, str) for v in event.properties.values())
+        dumps(event.to_message()).encode("utf-8")  # always a sendable message
+
+
+@given(st.dictionaries(_names, _json_values, min_size=1, max_size=5))
+def test_properties_of_any_shape_normalise_or_are_refused(properties: dict[str, Any]) -> None:
+    try:
+        event = parse({"id": "1", "properties": properties})
+    except InvalidEventError:
+        assert any(
+            isinstance(v, dict) or _has_bad_item(v) or _not_finite(v) or _surrogate(v) for v in properties.values()
+        )
+    else:
+        assert set(event.properties) == set(properties)
+
+
+def _has_bad_item(value: Any) -> bool:
+    return isinstance(value, list) and any(i is None or isinstance(i, dict | list) or _not_finite(i) for i in value)
+
+
+def _not_finite(value: Any) -> bool:
+    return isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")))
+
+
+def _surrogate(value: Any) -> bool:
+    texts = value if isinstance(value, list) else [value]
+    return any(isinstance(t, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in t) for t in texts)
