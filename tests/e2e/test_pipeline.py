@@ -54,9 +54,9 @@ def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
         yield local
 
 
-def post(stack: LocalStack, events: list[dict[str, Any]]) -> requests.Response:
+def post(stack: LocalStack, events: list[dict[str, Any]], msg_id: str | None = None) -> requests.Response:
     body = json.dumps({"events": events})
-    msg_id = f"msg_{uuid.uuid4().hex}"
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     headers = {
         "content-type": "application/json",
@@ -90,10 +90,15 @@ def test_webhook_to_hubspot_with_lww_minimal_calls_dlq_and_replay(stack: LocalSt
     invalid = [{"id": f"bad{n}", "properties": {"property_string": {"nested": n}}} for n in range(10)]
     requests_sent = [events[i : i + 50] for i in range(0, len(events), 50)]
     requests_sent[0] = requests_sent[0] + invalid
-    for chunk in requests_sent:
-        answer = post(stack, chunk)
-        assert answer.status_code == 202, answer.text
+    answers = []
+    for n, chunk in enumerate(requests_sent):
+        answers.append(post(stack, chunk, msg_id=f"msg_e2e_{n}"))
+        assert answers[-1].status_code == 202, answers[-1].text
     assert sum(len(c) for c in requests_sent) == 430
+    # The sender delivers the first request again (same webhook-id): the same answer, nothing queued twice.
+    again = post(stack, requests_sent[0], msg_id="msg_e2e_0")
+    assert (again.status_code, again.json()) == (202, answers[0].json())
+    assert stack.queue_depths()["queue"] == 420
 
     # Measure every flush: its distinct records and the HubSpot calls it made.
     flushes: list[tuple[int, int]] = []
