@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 
 from hubsync.config import Settings
 from hubsync.factory import build_updater
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import QueuedMessage, Updater, UpdateReport
 
 logger = Logger()
+metrics = Metrics(namespace="hubsync")
 copy_config_to_registered_loggers(source_logger=logger, include={"hubsync"})
 _updater: Updater | None = None
+_daily_limit_reported = False
 
 
 def _service() -> Updater:
@@ -23,10 +26,36 @@ def _service() -> Updater:
     return _updater
 
 
+def _record(report: UpdateReport) -> None:
+    global _daily_limit_reported
+    counts = {
+        "EventsReceived": report.messages,
+        "InputsMerged": report.events_merged,
+        "HubSpotCalls": report.calls,
+        "IsolationCalls": report.isolation_calls,
+        "RateLimited": report.rate_limited,
+        "EventsApplied": report.applied_events,
+        "SupersededValues": report.superseded_values,
+        "RetriedLater": report.retried_later,
+        "Requeued": report.requeued,
+    }
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for category, count in report.dead_lettered.items():
+        metrics.add_metric(name=f"DeadLettered{category.title().replace('_', '')}", unit=MetricUnit.Count, value=count)
+    if report.daily_limit_hit and not _daily_limit_reported:
+        # Once per container: the alarm needs one data point, the logs need one line.
+        _daily_limit_reported = True
+        metrics.add_metric(name="DailyLimitHit", unit=MetricUnit.Count, value=1)
+        logger.error("HubSpot's daily limit is reached: events are re-queued until it resets")
+
+
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     messages = [QueuedMessage.from_record(record) for record in event.get("Records", [])]
     report = _service().process(messages, lambda: context.get_remaining_time_in_millis() / 1000)
+    _record(report)
     logger.info(
         "batch done",
         extra={
@@ -34,7 +63,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "inputs": report.inputs,
             "calls": report.calls,
             "applied_events": report.applied_events,
+            "superseded_events": report.superseded_events,
             "retried_later": report.retried_later,
+            "requeued": report.requeued,
             "dead_lettered": dict(report.dead_lettered),
         },
     )

@@ -114,6 +114,7 @@ class StackResources:
     hubspot_token_secret_arn: str
     webhook_secret_arn: str
     idempotency_table: str | None = None
+    record_state_table: str | None = None
 
 
 def _queue_attributes(template: Template, logical_id: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -163,7 +164,11 @@ def create_stack_resources(
         except secretsmanager.exceptions.ResourceExistsException:
             arn = secretsmanager.put_secret_value(SecretId=name, SecretString=value)["ARN"]
         template.refs[logical_id] = arn
-    table = _create_table(template, dynamodb, "IdempotencyTable") if dynamodb is not None else None
+    tables: dict[str, str | None] = {}
+    if dynamodb is not None:
+        for logical_id, resource in template.document.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::DynamoDB::Table":
+                tables[logical_id] = _create_table(template, dynamodb, logical_id)
     return StackResources(
         queue_url=urls["EventQueue"],
         queue_arn=template.attributes["EventQueue.Arn"],
@@ -171,7 +176,8 @@ def create_stack_resources(
         dlq_arn=template.attributes["DeadLetterQueue.Arn"],
         hubspot_token_secret_arn=template.refs["HubSpotTokenSecret"],
         webhook_secret_arn=template.refs["WebhookSecret"],
-        idempotency_table=table,
+        idempotency_table=tables.get("IdempotencyTable"),
+        record_state_table=tables.get("RecordStateTable"),
     )
 
 

@@ -6,18 +6,27 @@ import json
 import uuid
 from typing import Any
 
-from hubsync_local.aws import create_stack_resources
+from hubsync_local.aws import client, create_stack_resources
 from hubsync_local.poller import SqsPoller
 from hubsync_local.template import Template
 from support.aws import Queues, receive_all
 
 
-def test_queues_and_secrets_follow_the_template(sqs_client: Any, secretsmanager_client: Any) -> None:
+def test_queues_secrets_and_tables_follow_the_template(
+    sqs_client: Any, secretsmanager_client: Any, aws_env: str
+) -> None:
     name = f"tpl-{uuid.uuid4().hex[:8]}"
     template = Template.load(stack_name=name)
+    dynamodb = client("dynamodb", aws_env)
     resources = create_stack_resources(
-        template, sqs_client, secretsmanager_client, hubspot_token="tok", webhook_secret='["whsec_x"]'
+        template, sqs_client, secretsmanager_client, dynamodb, hubspot_token="tok", webhook_secret='["whsec_x"]'
     )
+    assert (resources.idempotency_table, resources.record_state_table) == (
+        f"{name}-idempotency",
+        f"{name}-record-state",
+    )
+    ttl = dynamodb.describe_time_to_live(TableName=f"{name}-record-state")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expiration"
     assert resources.queue_url.endswith(f"/{name}-events") and resources.dlq_url.endswith(f"/{name}-dlq")
     queue = sqs_client.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["All"])["Attributes"]
     dlq = sqs_client.get_queue_attributes(QueueUrl=resources.dlq_url, AttributeNames=["All"])["Attributes"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hubspot import HubSpot
 
+from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
@@ -26,16 +27,21 @@ OBJECT = "partner_services"
 T0 = 1_764_000_000_000
 
 
-def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5) -> Updater:
-    return Updater(
+def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5, **kwargs: Any) -> Updater:
+    delivery = Delivery(
         HubSpotClient(sim.url, TOKEN, timeout_seconds=5),
-        QueueSender(sqs, dlq_url),
-        default_object_type=OBJECT,
-        max_receive_count=max_receive_count,
-        policy=RetryPolicy(max_attempts=3, rng=random.Random(1)),
+        kwargs.pop("limiter", None),
+        RetryPolicy(max_attempts=3, rng=random.Random(1)),
         call_seconds=6,
         reserve_seconds=1,
         sleep=lambda _: None,  # waits are the policy's business; tests need not wait them out
+    )
+    return Updater(
+        delivery,
+        QueueSender(sqs, dlq_url),
+        default_object_type=OBJECT,
+        max_receive_count=max_receive_count,
+        **kwargs,
     )
 
 
@@ -111,14 +117,16 @@ def test_not_found_records_go_to_the_dlq_each_event_as_itself(
     assert read_back(hubspot_simulator, "1001", ["property_string"]) == {"property_string": "a"}
 
 
-def test_invalid_property_value_rejects_the_batch_into_the_dlq(
+def test_an_invalid_value_is_isolated_and_the_rest_of_the_batch_applied(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
     events = [event("1001", 1, property_dropdown="not-an-option"), event("1002", 1, property_string="ok")]
     report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(messages(events), plenty_of_time)
-    assert report.dead_lettered == {"VALIDATION_ERROR": 2}
-    dead = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
-    assert all(d["error"]["status"] == 400 and d["error"]["code"] for d in dead)
+    assert report.dead_lettered == {"VALIDATION_ERROR": 1} and report.applied_events == 1
+    assert (report.calls, report.isolation_calls) == (3, 2)
+    [dead] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
+    assert dead["recordId"] == "1001" and dead["error"]["status"] == 400 and dead["error"]["code"] == "INVALID_OPTION"
+    assert read_back(hubspot_simulator, "1002", ["property_string"]) == {"property_string": "ok"}
 
 
 def test_messages_that_are_not_events_are_quarantined(
@@ -166,7 +174,7 @@ def test_daily_limit_stops_calling_and_leaves_everything_on_the_queue(
     sim = hubspot_simulator
     ids = [sim.add_record(OBJECT, {"property_string": "s"}) for _ in range(150)]
     sim.faults.script("daily")
-    report = make_updater(sim, sqs_client, queues.dlq_url).process(
+    report = make_updater(sim, sqs_client, queues.dlq_url, max_in_flight=1).process(
         messages([event(i, 1, property_string="x") for i in ids]), plenty_of_time
     )
     assert report.calls == 1 and report.daily_limit_hit

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hubsync.recordstate import DEFAULT_TTL_SECONDS, KEY_ATTRIBUTE, TTL_ATTRIBUTE
 from hubsync_local.template import load_template as read_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,12 +254,15 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
     },
     "UpdaterFunction": {
         **GLOBAL_ENV,
+        "QUEUE_URL": ref("EventQueue"),
         "DLQ_URL": ref("DeadLetterQueue"),
         "HUBSPOT_BASE_URL": "https://api.hubapi.com",
         "HUBSPOT_TOKEN_SECRET_ARN": ref("HubSpotTokenSecret"),
         "HUBSPOT_RATE_LIMIT": "100",
+        "HUBSPOT_MAX_IN_FLIGHT": "4",
         "MAX_RECEIVE_COUNT": "5",
         "UPDATER_MAX_CONCURRENCY": "2",
+        "RECORD_STATE_TABLE": ref("RecordStateTable"),
     },
     "ReplayerFunction": {**GLOBAL_ENV, "QUEUE_URL": ref("EventQueue"), "DLQ_URL": ref("DeadLetterQueue")},
 }
@@ -311,6 +315,14 @@ def test_every_parameter_is_in_one_console_group(template: dict[str, Any]) -> No
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_hubspot_max_in_flight_is_a_parameter(template: dict[str, Any]) -> None:
+    value = function_environment(template, "UpdaterFunction")["HUBSPOT_MAX_IN_FLIGHT"]
+    assert value == ref("HubSpotMaxInFlight")
+    parameter = parameter_of(template, value)
+    assert parameter["Type"] == "Number"
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (4, 1, 16)
 
 
 def test_hubspot_rate_limit_takes_only_hubspot_tiers(template: dict[str, Any]) -> None:
@@ -480,6 +492,44 @@ def test_idempotency_records_are_disposable(template: dict[str, Any]) -> None:
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
 
 
+# ---------------------------------------------------------------------------------------------- record state
+def test_record_state_table_has_the_layout_of_the_code(template: dict[str, Any]) -> None:
+    table = template["Resources"]["RecordStateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    assert properties["TableName"] == {"Fn::Sub": "${AWS::StackName}-record-state"}
+    # RecordStateStore's partition key (a string, the caller's record key), no sort key, and its TTL attribute.
+    assert properties["KeySchema"] == [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in properties
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # The role's grants cover the table alone: an index or a stream would need more.
+    assert not {"GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"} & set(properties)
+
+
+def test_record_state_goes_with_the_stack(template: dict[str, Any]) -> None:
+    # Losing it only loses the protection against late events once; a retained table would block a redeploy.
+    table = template["Resources"]["RecordStateTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_record_state_outlives_the_events_it_orders(template: dict[str, Any]) -> None:
+    # An event can wait in the queue and then in the DLQ: its record's times must still be there after that.
+    retention = (
+        props(template, "EventQueue")["MessageRetentionPeriod"]
+        + props(template, "DeadLetterQueue")["MessageRetentionPeriod"]
+    )
+    assert retention < DEFAULT_TTL_SECONDS
+
+
+def test_updater_finds_the_record_state_table(template: dict[str, Any]) -> None:
+    assert function_environment(template, "UpdaterFunction")["RECORD_STATE_TABLE"] == ref("RecordStateTable")
+    assert "RECORD_STATE_TABLE" not in function_environment(template, "ReceiverFunction")
+
+
 # ---------------------------------------------------------------------------------------------- least privilege
 # Each function runs with its own explicit role: a role SAM generates would carry AWS managed policies
 # (AWSLambdaBasicExecutionRole, the X-Ray one, AWSLambdaSQSQueueExecutionRole) that allow their actions on "*".
@@ -496,6 +546,9 @@ SQS_SEND = {"sqs:SendMessage"}
 READ_SECRET = {"secretsmanager:GetSecretValue"}
 # What Powertools' DynamoDBPersistenceLayer calls; no Query or Scan.
 IDEMPOTENCY_RECORDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+# What RecordStateStore calls: BatchGetItem, and TransactWriteItems of Update actions only (a transaction is
+# authorised per action inside it; a ConditionCheck action would need dynamodb:ConditionCheckItem).
+RECORD_STATE = {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
 EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "ReceiverRole": {
         "!GetAtt ReceiverLogGroup.Arn": LOGS,
@@ -508,9 +561,11 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "UpdaterRole": {
         "!GetAtt UpdaterLogGroup.Arn": LOGS,
         "*": set(XRAY_ACTIONS),
-        "!GetAtt EventQueue.Arn": SQS_POLL,
+        # Polled by the event source mapping; events go back to it when HubSpot's daily limit is reached.
+        "!GetAtt EventQueue.Arn": SQS_POLL | SQS_SEND,
         "!GetAtt DeadLetterQueue.Arn": SQS_SEND,
         "!Ref HubSpotTokenSecret": READ_SECRET,
+        "!GetAtt RecordStateTable.Arn": RECORD_STATE,
     },
     "ReplayerRole": {
         "!GetAtt ReplayerLogGroup.Arn": LOGS,
@@ -626,6 +681,7 @@ EXPECTED_OUTPUTS = {
     "HubSpotTokenSecretArn": ref("HubSpotTokenSecret"),
     "WebhookSecretArn": ref("WebhookSecret"),
     "IdempotencyTableName": ref("IdempotencyTable"),
+    "RecordStateTableName": ref("RecordStateTable"),
     "ReceiverFunctionName": ref("ReceiverFunction"),
     "UpdaterFunctionName": ref("UpdaterFunction"),
     "ReplayerFunctionName": ref("ReplayerFunction"),

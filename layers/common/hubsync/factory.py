@@ -114,21 +114,48 @@ def build_receiver(settings: Settings) -> Receiver:
 
 
 def build_updater(settings: Settings) -> Updater:
+    import uuid
+
+    from hubsync.delivery import Delivery
     from hubsync.hubspot import HubSpotClient
+    from hubsync.ratelimit import RateLimiter
+    from hubsync.redelivery import Redelivery
     from hubsync.updater import Updater
 
     secrets = SecretCache(ttl_seconds=settings.secrets_cache_seconds)
+    in_flight = settings.hubspot_max_in_flight
     client = HubSpotClient(
         settings.hubspot_base_url,
         hubspot_token_provider(settings, secrets),
         timeout_seconds=settings.hubspot_timeout_seconds,
+        pool_size=max(10, in_flight),
+    )
+    # One limiter per container: every invocation and every request thread of this instance shares it.
+    limiter = RateLimiter(
+        limit=settings.hubspot_rate_limit, instances=settings.updater_max_concurrency, max_in_flight=in_flight
+    )
+    delivery = Delivery(client, limiter, call_seconds=settings.hubspot_timeout_seconds + 3.05)
+    sqs = sqs_client()
+    state = None
+    if settings.record_state_table:
+        from hubsync.recordstate import RecordStateStore
+
+        state = RecordStateStore(settings.record_state_table, owner=f"updater-{uuid.uuid4().hex[:12]}")
+    else:
+        logger.warning("RECORD_STATE_TABLE is not set: last-write-wins holds within a batch only")
+    redelivery = (
+        Redelivery(sqs, settings.queue_url, base_seconds=settings.redelivery_base_seconds)
+        if settings.queue_url
+        else None
     )
     return Updater(
-        client,
-        QueueSender(sqs_client(), require(settings.dlq_url, DLQ_URL)),
+        delivery,
+        QueueSender(sqs, require(settings.dlq_url, DLQ_URL)),
         default_object_type=settings.object_type,
         max_receive_count=settings.max_receive_count,
-        call_seconds=settings.hubspot_timeout_seconds + 3.05,
+        state=state,
+        redelivery=redelivery,
+        max_in_flight=in_flight,
     )
 
 

@@ -41,6 +41,23 @@ class BatchOutcome:
     retry_after: float | None = None  # seconds HubSpot asked us to wait, when it said
     retry_now: bool = True  # False for the daily limit: nothing will succeed until it resets
     unmatched_errors: int = 0  # 207 errors that named no input we sent
+    superseded: set[str] = field(default_factory=set)  # every value older than what was already applied
+
+    def absorb(self, other: BatchOutcome) -> None:
+        """Adds another outcome's verdicts (for inputs this one has not settled)."""
+        self.applied |= other.applied
+        self.failed.update(other.failed)
+        self.retry.update(other.retry)
+        self.superseded |= other.superseded
+        self.unmatched_errors += other.unmatched_errors
+        self.retry_now = self.retry_now and other.retry_now
+        if other.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, other.retry_after)
+
+    @property
+    def whole_batch_rejected(self) -> bool:
+        """Every input failed for good together (a 400 or 413): the batch may hold a few bad inputs."""
+        return bool(self.failed) and not (self.applied or self.retry or self.superseded)
 
 
 def _message(answer: HubSpotAnswer) -> str:

@@ -27,6 +27,7 @@ class OutgoingMessage:
     key: str
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
+    delay_seconds: int = 0
 
     @property
     def size(self) -> int:
@@ -112,6 +113,7 @@ def _entries(pending: dict[str, OutgoingMessage]) -> Any:
         {
             "Id": entry_id,
             "MessageBody": message.body,
+            **({"DelaySeconds": message.delay_seconds} if message.delay_seconds else {}),
             **(
                 {
                     "MessageAttributes": {

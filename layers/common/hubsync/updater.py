@@ -1,33 +1,41 @@
 """The updater: one SQS batch in, the fewest HubSpot calls out, every input accounted for.
 
 Each message is one event. Events are merged per record, cut into requests of at most 100 inputs,
-and sent. Every message ends in exactly one place: applied (deleted by SQS), the DLQ with its reason
-(then deleted), or ``batchItemFailures`` (SQS delivers it again). A message whose DLQ write fails is
-reported as failed, so it is never deleted unaccounted for.
+and the requests are sent several at a time within HubSpot's rate limit. With the record state
+store, each record is leased while it is written and values older than what was already applied
+are dropped, so the final state is last-write-wins per property even across batches and instances.
+
+Every message ends in exactly one place: applied or superseded (acknowledged), the DLQ with its
+reason (then acknowledged), re-queued (daily limit), or ``batchItemFailures`` (SQS delivers it again,
+sooner than the visibility timeout when redelivery is configured). A message whose DLQ write or
+re-queue fails is reported as failed, so it is never acknowledged unaccounted for.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from hubsync import dlq
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
+from hubsync.delivery import Delivery, not_sent
 from hubsync.events import Event, loads, parse_event
 from hubsync.exceptions import InvalidEventError
-from hubsync.hubspot import HubSpotClient
-from hubsync.outcomes import DAILY_LIMIT, BatchOutcome, interpret
-from hubsync.retry import RetryPolicy
+from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
+from hubsync.redelivery import Redelivery
 from hubsync.sqs import OutgoingMessage, QueueSender, fits_in_a_message
-from hubsync.types import SqsRecord
+from hubsync.types import BatchInput, SqsRecord
 
 logger = logging.getLogger(__name__)
 
-DEADLINE = "DEADLINE"
+LEASED = "LEASED"
+STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class QueuedMessage:
     body: str
     receive_count: int = 1
     sent_at: int | None = None
+    receipt_handle: str | None = None
 
     @classmethod
     def from_record(cls, record: SqsRecord) -> QueuedMessage:
@@ -49,6 +58,7 @@ class QueuedMessage:
             body=record.get("body", ""),
             receive_count=int(count) if count.isdigit() else 1,
             sent_at=int(sent) if sent.isdigit() else None,
+            receipt_handle=record.get("receiptHandle"),
         )
 
 
@@ -59,9 +69,16 @@ class UpdateReport:
     messages: int = 0
     events_merged: int = 0  # events folded into another event's input
     inputs: int = 0
+    requests: int = 0
     calls: int = 0
+    isolation_calls: int = 0
+    rate_limited: int = 0
     applied_events: int = 0
+    superseded_events: int = 0  # every value older than one already applied: nothing to send
+    superseded_values: int = 0
+    deferred_records: int = 0  # leased by another instance right now
     retried_later: int = 0
+    requeued: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
     failed_message_ids: list[str] = field(default_factory=list)
     daily_limit_hit: bool = False
@@ -73,31 +90,37 @@ class _Pending:
     document: dict[str, Any]
 
 
+def record_key(item: MergedInput[Any]) -> str:
+    return f"{item.object_type}#{item.id_property or ''}#{item.id}"
+
+
 class Updater:
-    """Applies SQS batches of events to HubSpot; see the module docstring for the guarantees."""
+    """Applies SQS batches of events to HubSpot; see the module docstring for the guarantees.
+
+    ``state`` is a hubsync.recordstate.RecordStateStore (or None: order holds within a batch only).
+    """
 
     def __init__(
         self,
-        hubspot: HubSpotClient,
+        delivery: Delivery,
         dead_letters: QueueSender,
         *,
         default_object_type: str,
         max_receive_count: int,
-        policy: RetryPolicy | None = None,
-        call_seconds: float = 25.0,
-        reserve_seconds: float = 5.0,
+        state: Any = None,
+        redelivery: Redelivery | None = None,
+        max_in_flight: int = 4,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._hubspot = hubspot
+        self.delivery = delivery
         self._dlq = dead_letters
         self._default_object_type = default_object_type
         self._max_receive_count = max_receive_count
-        self._policy = policy or RetryPolicy()
-        self._call_seconds = call_seconds
-        self._reserve_seconds = reserve_seconds
+        self._state = state
+        self._redelivery = redelivery
+        self._max_in_flight = max(1, max_in_flight)
         self._clock_ms = clock_ms
-        self._sleep = sleep
+        self._lock = threading.Lock()  # the request threads add to one report
 
     def process(self, messages: Sequence[QueuedMessage], remaining_seconds: Callable[[], float]) -> UpdateReport:
         report = UpdateReport(messages=len(messages))
@@ -121,63 +144,84 @@ class Updater:
         merged = merge(contributions)
         report.events_merged = len(contributions) - len(merged)
         report.inputs = len(merged)
-        daily_limit = False
-        for request in plan_requests(merged):
-            if daily_limit:
-                outcome = self._not_sent(request, DAILY_LIMIT, "HubSpot's daily limit was reached earlier")
-            else:
-                outcome = self._deliver(request, remaining_seconds, report)
-                daily_limit = not outcome.retry_now
-            self._settle(request, outcome, raw_by_message, dead, report)
-        report.daily_limit_hit = daily_limit
+        requests = plan_requests(merged)
+        report.requests = len(requests)
+        before = (self.delivery.stats.calls, self.delivery.stats.isolation_calls, self.delivery.stats.rate_limited)
+        outcomes = self._run_all(requests, remaining_seconds, report)
+        report.calls = self.delivery.stats.calls - before[0]
+        report.isolation_calls = self.delivery.stats.isolation_calls - before[1]
+        report.rate_limited = self.delivery.stats.rate_limited - before[2]
+        later: list[QueuedMessage] = []
+        requeue: list[QueuedMessage] = []
+        for request, outcome in zip(requests, outcomes, strict=True):
+            report.daily_limit_hit |= not outcome.retry_now
+            self._settle(request, outcome, raw_by_message, dead, later, requeue, report)
+        self._requeue(requeue, report)
+        if later and self._redelivery is not None:
+            self._redelivery.retry_later(later)
         self._write_dead_letters(dead, report)
         return report
 
-    def _deliver(
+    def _run_all(
+        self, requests: list[BatchRequest[QueuedMessage]], remaining_seconds: Callable[[], float], report: UpdateReport
+    ) -> list[BatchOutcome]:
+        if len(requests) <= 1 or self._max_in_flight == 1:
+            return [self._run(request, remaining_seconds, report) for request in requests]
+        # Requests touch different records: they may be in flight together (the limiter paces them).
+        with ThreadPoolExecutor(max_workers=min(self._max_in_flight, len(requests))) as pool:
+            return list(pool.map(lambda request: self._run(request, remaining_seconds, report), requests))
+
+    def _run(
         self, request: BatchRequest[QueuedMessage], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
-        pending: dict[str, MergedInput[QueuedMessage]] = dict(request.inputs)
-        final = BatchOutcome()
-        attempt = 0
-        while pending:
-            if remaining_seconds() < self._call_seconds + self._reserve_seconds:
-                # No time for a whole call: leave these to SQS rather than be cut off mid-call.
-                rest = BatchRequest(request.object_type, pending)
-                final.retry.update(self._not_sent(rest, DEADLINE, "not enough time left in the invocation").retry)
-                break
-            attempt += 1
-            payload = [item.as_input(trace) for trace, item in pending.items()]
-            answer = self._hubspot.batch_update(request.object_type, payload)
-            report.calls += 1
-            outcome = interpret(answer, payload)
-            if outcome.unmatched_errors:
-                logger.warning("HubSpot reported %d errors naming no input we sent", outcome.unmatched_errors)
-            final.applied |= outcome.applied
-            final.failed.update(outcome.failed)
-            if not outcome.retry:
-                break
-            delay = self._policy.delay(attempt, outcome.retry_after)
-            budget = remaining_seconds() - self._reserve_seconds
-            if not outcome.retry_now or not self._policy.can_retry(attempt, delay, budget, self._call_seconds):
-                final.retry.update(outcome.retry)
-                final.retry_now = outcome.retry_now
-                break
-            logger.info(
-                "retrying %d inputs after HTTP %s in %.2fs (attempt %d)",
-                len(outcome.retry),
-                answer.status,
-                delay,
-                attempt,
-            )
-            self._sleep(delay)
-            pending = {trace: pending[trace] for trace in outcome.retry}
-        return final
+        if self._state is None:
+            payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
+            return self.delivery.send(request.object_type, payload, remaining_seconds)
+        return self._run_in_order(request, remaining_seconds, report)
 
-    @staticmethod
-    def _not_sent(request: BatchRequest[QueuedMessage], cause: str, message: str) -> BatchOutcome:
-        failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, None, None, cause)
-        outcome = BatchOutcome(retry=dict.fromkeys(request.inputs, failure))
-        outcome.retry_now = cause != DAILY_LIMIT
+    def _run_in_order(
+        self, request: BatchRequest[QueuedMessage], remaining_seconds: Callable[[], float], report: UpdateReport
+    ) -> BatchOutcome:
+        from hubsync.recordstate import LeaseLostError, RecordStateUnavailableError, superseded
+
+        keys = {trace: record_key(item) for trace, item in request.inputs.items()}
+        try:
+            # The lease lasts as long as this invocation could still write: no one else writes these records meanwhile.
+            leased = self._state.acquire(list(keys.values()), lease_until=time.time() + remaining_seconds())
+            stored = self._state.read([key for key in keys.values() if key in leased])
+        except RecordStateUnavailableError as exc:
+            logger.error("record state unavailable: %s", exc.message)
+            return not_sent(request.inputs, STATE_UNAVAILABLE, "the record state table is unavailable")
+        outcome = BatchOutcome()
+        deferred = [trace for trace, key in keys.items() if key not in leased]
+        if deferred:
+            outcome.absorb(not_sent(deferred, LEASED, "another updater instance is writing this record"))
+        payload: dict[str, BatchInput] = {}
+        for trace, item in request.inputs.items():
+            if trace in deferred:
+                continue
+            old = superseded(item.property_times, stored.get(keys[trace], {}))
+            with self._lock:
+                report.superseded_values += len(old)
+            properties = {name: value for name, value in item.properties.items() if name not in old}
+            if not properties:
+                outcome.superseded.add(trace)
+                continue
+            payload[trace] = _input(item, trace, properties)
+        sent = self.delivery.send(request.object_type, payload, remaining_seconds) if payload else BatchOutcome()
+        outcome.absorb(sent)
+        applied = {
+            keys[trace]: {name: request.inputs[trace].property_times[name] for name in payload[trace]["properties"]}
+            for trace in sent.applied
+        }
+        try:
+            self._state.commit(applied, release=[keys[trace] for trace in keys if trace not in deferred])
+        except LeaseLostError as exc:
+            logger.error("a record lease expired before its times were stored: %s", exc.message)
+        except RecordStateUnavailableError as exc:
+            # HubSpot has the values; the leases expire on their own. A later older event could then win:
+            # logged loudly, as it is the one window where order is not guaranteed.
+            logger.error("could not store applied times: %s", exc.message)
         return outcome
 
     def _settle(
@@ -186,22 +230,40 @@ class Updater:
         outcome: BatchOutcome,
         raw_by_message: dict[str, Any],
         dead: list[_Pending],
+        later: list[QueuedMessage],
+        requeue: list[QueuedMessage],
         report: UpdateReport,
     ) -> None:
         for trace, merged in request.inputs.items():
+            failure = outcome.retry.get(trace)
+            if failure is not None and failure.cause == LEASED:
+                report.deferred_records += 1
             for _event, message in merged.sources:
                 raw = raw_by_message[message.message_id]
                 if trace in outcome.applied:
                     report.applied_events += 1
+                elif trace in outcome.superseded:
+                    report.superseded_events += 1
                 elif trace in outcome.failed:
                     dead.append(self._dead(message, raw, outcome.failed[trace]))
-                elif trace in outcome.retry and message.receive_count < self._max_receive_count:
+                elif failure is not None and failure.cause == DAILY_LIMIT and self._redelivery is not None:
+                    requeue.append(message)
+                elif failure is not None and message.receive_count < self._max_receive_count:
                     report.retried_later += 1
                     report.failed_message_ids.append(message.message_id)
+                    later.append(message)
                 else:
                     # The last attempt: keep the event with its reason rather than let SQS move it bare.
-                    failure = outcome.retry.get(trace) or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
+                    failure = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
                     dead.append(self._dead(message, raw, failure))
+
+    def _requeue(self, messages: list[QueuedMessage], report: UpdateReport) -> None:
+        if not messages:
+            return
+        assert self._redelivery is not None
+        failed = self._redelivery.requeue(messages)
+        report.requeued += len(messages) - len(failed)
+        report.failed_message_ids.extend(sorted(failed))
 
     def _dead(self, message: QueuedMessage, event: Any, failure: dlq.Failure) -> _Pending:
         document = dlq.envelope(
@@ -233,3 +295,10 @@ class Updater:
                 report.dead_lettered[category] += 1
         if failed:
             logger.error("%d DLQ writes failed; those messages stay on the queue", len(failed))
+
+
+def _input(item: MergedInput[Any], trace: str, properties: dict[str, str]) -> BatchInput:
+    payload: BatchInput = {"id": item.id, "properties": properties, "objectWriteTraceId": trace}
+    if item.id_property:
+        payload["idProperty"] = item.id_property
+    return payload

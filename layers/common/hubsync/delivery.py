@@ -1,0 +1,179 @@
+"""Sending one request's inputs to HubSpot: within the rate limit, retrying what can be retried, and
+splitting a rejected batch to find the inputs HubSpot refuses.
+
+A whole-batch 400 (an invalid value, an unknown property: HubSpot names the property, not the
+input) or 413 is bisected: halves are sent again until the bad inputs stand alone, so k bad inputs
+among n cost about k·log2(n) extra calls, and every good input is applied. Auth failures (401/403)
+are not the inputs' fault and are never bisected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hubsync import dlq
+from hubsync.exceptions import HubsyncError
+from hubsync.hubspot import HubSpotAnswer, HubSpotClient
+from hubsync.outcomes import DAILY_LIMIT, BatchOutcome, interpret
+from hubsync.retry import RetryPolicy
+from hubsync.types import BatchInput
+
+logger = logging.getLogger(__name__)
+
+DEADLINE = "DEADLINE"
+CONFIGURATION = "CONFIGURATION"
+DAILY_LIMIT_PROBE_SECONDS = 900.0
+_SPLITTABLE = {400, 413}
+
+
+class Limiter(Protocol):
+    """What delivery needs of hubsync.ratelimit.RateLimiter."""
+
+    @property
+    def daily_exhausted(self) -> bool: ...
+
+    def acquire(self, deadline: float | None = None) -> Any: ...
+
+    def complete(self, permit: Any, status: int | None, headers: Mapping[str, str], body: Any = None) -> None: ...
+
+
+@dataclass
+class DeliveryStats:
+    calls: int = 0
+    isolation_calls: int = 0  # calls made while splitting rejected batches
+    rate_limited: int = 0  # 429 answers
+    retries: int = 0
+
+
+def not_sent(traces: Any, cause: str, message: str) -> BatchOutcome:
+    failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, None, None, cause)
+    outcome = BatchOutcome(retry=dict.fromkeys(traces, failure))
+    outcome.retry_now = cause != DAILY_LIMIT
+    return outcome
+
+
+class Delivery:
+    """Thread-safe: one Delivery serves every request in flight of an invocation (and of a container)."""
+
+    def __init__(
+        self,
+        hubspot: HubSpotClient,
+        limiter: Limiter | None = None,
+        policy: RetryPolicy | None = None,
+        *,
+        call_seconds: float = 25.0,
+        reserve_seconds: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._hubspot = hubspot
+        self._limiter = limiter
+        self._policy = policy or RetryPolicy()
+        self._call_seconds = call_seconds
+        self._reserve_seconds = reserve_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.stats = DeliveryStats()
+        # After a DAILY 429 no call is made for a while (also without a limiter); then one probes again,
+        # as the limit resets at midnight in the account's time zone, which hubsync cannot know.
+        self._daily_limit_until = float("-inf")
+
+    @property
+    def daily_exhausted(self) -> bool:
+        if self._clock() < self._daily_limit_until:
+            return True
+        return self._limiter is not None and self._limiter.daily_exhausted
+
+    def send(
+        self,
+        object_type: str,
+        inputs: Mapping[str, BatchInput],
+        remaining_seconds: Callable[[], float],
+        isolating: bool = False,
+    ) -> BatchOutcome:
+        """The verdict for every input (keyed by trace id)."""
+        final = BatchOutcome()
+        pending = dict(inputs)
+        attempt = 0
+        while pending:
+            attempt += 1
+            answer = self._call(object_type, pending, remaining_seconds, isolating)
+            if isinstance(answer, BatchOutcome):  # not sent: no time, or the daily limit
+                final.absorb(answer)
+                break
+            outcome = interpret(answer, list(pending.values()))
+            if not outcome.retry_now:
+                self._daily_limit_until = self._clock() + DAILY_LIMIT_PROBE_SECONDS
+            if outcome.unmatched_errors:
+                logger.warning("HubSpot reported %d errors naming no input we sent", outcome.unmatched_errors)
+            if answer.status in _SPLITTABLE and outcome.whole_batch_rejected and len(pending) > 1:
+                final.absorb(self._isolate(object_type, pending, remaining_seconds))
+                break
+            final.applied |= outcome.applied
+            final.failed.update(outcome.failed)
+            if not outcome.retry:
+                break
+            # A ten-secondly 429 was already turned into a pause by the limiter: no extra backoff.
+            rate_limited = answer.status == 429 and outcome.retry_now and self._limiter is not None
+            delay = 0.0 if rate_limited else self._policy.delay(attempt, outcome.retry_after)
+            budget = remaining_seconds() - self._reserve_seconds
+            if not outcome.retry_now or not self._policy.can_retry(attempt, delay, budget, self._call_seconds):
+                final.absorb(BatchOutcome(retry=outcome.retry, retry_now=outcome.retry_now))
+                break
+            with self._lock:
+                self.stats.retries += 1
+            self._sleep(delay)
+            pending = {trace: pending[trace] for trace in outcome.retry}
+        return final
+
+    def _isolate(
+        self, object_type: str, pending: dict[str, BatchInput], remaining_seconds: Callable[[], float]
+    ) -> BatchOutcome:
+        traces = list(pending)
+        middle = len(traces) // 2
+        result = BatchOutcome()
+        for half in (traces[:middle], traces[middle:]):
+            result.absorb(self.send(object_type, {t: pending[t] for t in half}, remaining_seconds, isolating=True))
+        return result
+
+    def _call(
+        self,
+        object_type: str,
+        pending: dict[str, BatchInput],
+        remaining_seconds: Callable[[], float],
+        isolating: bool,
+    ) -> HubSpotAnswer | BatchOutcome:
+        if self.daily_exhausted:
+            return not_sent(pending, DAILY_LIMIT, "HubSpot's daily limit is reached")
+        spare = remaining_seconds() - self._reserve_seconds - self._call_seconds
+        if spare < 0:
+            return not_sent(pending, DEADLINE, "not enough time left in the invocation for a HubSpot call")
+        permit = None
+        if self._limiter is not None:
+            permit = self._limiter.acquire(deadline=self._clock() + spare)
+            if permit is None:
+                daily = self._limiter.daily_exhausted
+                cause, why = (
+                    (DAILY_LIMIT, "HubSpot's daily limit is reached") if daily else (DEADLINE, "rate limit wait")
+                )
+                return not_sent(pending, cause, why + ": not sent in this invocation")
+        try:
+            answer = self._hubspot.batch_update(object_type, list(pending.values()))
+        except HubsyncError as exc:  # the token could not be read (Secrets Manager): not the events' fault
+            if self._limiter is not None:
+                self._limiter.complete(permit, None, {})
+            logger.error("cannot call HubSpot: %s", exc.message)
+            return not_sent(pending, CONFIGURATION, f"cannot call HubSpot: {exc.message}")
+        if self._limiter is not None:
+            self._limiter.complete(permit, answer.status, answer.headers, answer.body)
+        with self._lock:
+            self.stats.calls += 1
+            self.stats.isolation_calls += int(isolating)
+            self.stats.rate_limited += int(answer.status == 429)
+        return answer
