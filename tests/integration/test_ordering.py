@@ -38,7 +38,9 @@ def table(aws_env: str) -> str:
     return name
 
 
-def updater(sim: HubSpotSimulator, sqs: Any, queues: Queues, table: str, aws_env: str, owner: str = "a") -> Updater:
+def updater(
+    sim: HubSpotSimulator, sqs: Any, queues: Queues, table: str, aws_env: str, owner: str = "a", receives: int = 5
+) -> Updater:
     delivery = Delivery(
         HubSpotClient(sim.url, TOKEN, timeout_seconds=5),
         None,
@@ -47,10 +49,35 @@ def updater(sim: HubSpotSimulator, sqs: Any, queues: Queues, table: str, aws_env
         reserve_seconds=1,
         sleep=lambda _: None,
     )
-    state = RecordStateStore(table, owner=owner, client=client("dynamodb", aws_env))
+    state = RecordStateStore(table, owner=owner, client=AtomicDynamoDB(client("dynamodb", aws_env)))
     return Updater(
-        delivery, QueueSender(sqs, queues.dlq_url), default_object_type=OBJECT, max_receive_count=5, state=state
+        delivery, QueueSender(sqs, queues.dlq_url), default_object_type=OBJECT, max_receive_count=receives, state=state
     )
+
+
+class AtomicDynamoDB:
+    """Serialises DynamoDB calls across the test's instances.
+
+    moto's TransactWriteItems is not atomic against concurrent requests: a cancelled transaction
+    restores a snapshot of the whole table taken when it began, undoing leases another instance wrote
+    meanwhile. DynamoDB itself applies each transaction atomically; one lock around the emulator's
+    calls gives the test that guarantee back (the instances still race at HubSpot).
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
 
 
 def batch(*events: tuple[str, int, dict[str, str]], prefix: str = "m") -> list[QueuedMessage]:
@@ -133,13 +160,15 @@ def test_two_instances_racing_end_in_last_write_wins(
     rng = random.Random(3)
     events = [(rng.choice(records), t, {"property_string": f"v{t}"}) for t in rng.sample(range(1, 10_000), 200)]
     halves = [events[0::2], events[1::2]]
-    services = [updater(sim, sqs_client, queues, table, aws_env, owner=o) for o in ("a", "b")]
+    # Deferred records come back until they get their turn (SQS's receives are not what is tested here).
+    services = [updater(sim, sqs_client, queues, table, aws_env, owner=o, receives=1000) for o in ("a", "b")]
     pending = [batch(*half, prefix=p) for half, p in zip(halves, ("a", "b"), strict=True)]
 
     def run(index: int) -> None:
         messages = pending[index]
-        for attempt in range(1, 20):
+        for attempt in range(1, 200):
             report = services[index].process(messages, plenty)
+            assert not report.dead_lettered
             failed = set(report.failed_message_ids)
             messages = [QueuedMessage(m.message_id, m.body, attempt + 1) for m in messages if m.message_id in failed]
             if not messages:

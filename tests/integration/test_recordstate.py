@@ -430,8 +430,9 @@ def test_other_cancellations_are_unavailable(stubbed: tuple[Any, Stubber], clock
     stub_client, stubber = stubbed
     cancelled(stubber, "None", code)
     store = RecordStateStore("t", "run-a", client=stub_client, clock=clock)
-    with pytest.raises(RecordStateUnavailableError, match="TransactionCanceledException"):
+    with pytest.raises(RecordStateUnavailableError, match="TransactionCanceledException") as caught:
         store.acquire([R1, R2], START + LEASE_SECONDS)
+    assert caught.value.details["reasons"] == ["None", code]
 
 
 def test_read_gives_up_when_keys_stay_unprocessed(

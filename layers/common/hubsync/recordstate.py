@@ -354,9 +354,13 @@ class RecordStateStore:
 
 
 def _unavailable(operation: str, exc: Exception) -> RecordStateUnavailableError:
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    details: dict[str, Any] = {"operation": operation, "code": type(exc).__name__}
+    if isinstance(exc, ClientError):
+        details["code"] = exc.response.get("Error", {}).get("Code", "")
+        if "CancellationReasons" in exc.response:  # which items were refused, and why (e.g. ThrottlingError)
+            details["reasons"] = [reason.get("Code") for reason in exc.response["CancellationReasons"]]
     return RecordStateUnavailableError(
-        f"record state table unavailable: {operation} failed ({code})", {"operation": operation, "code": code}
+        f"record state table unavailable: {operation} failed ({details['code']})", details
     )
 
 

@@ -246,7 +246,7 @@ class Updater:
                     report.superseded_events += 1
                 elif trace in outcome.failed:
                     dead.append(self._dead(message, raw, outcome.failed[trace]))
-                elif failure is not None and failure.cause == DAILY_LIMIT and self._redelivery is not None:
+                elif failure is not None and self._requeues(failure, message):
                     requeue.append(message)
                 elif failure is not None and message.receive_count < self._max_receive_count:
                     report.retried_later += 1
@@ -256,6 +256,14 @@ class Updater:
                     # The last attempt: keep the event with its reason rather than let SQS move it bare.
                     failure = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
                     dead.append(self._dead(message, raw, failure))
+
+    def _requeues(self, failure: dlq.Failure, message: QueuedMessage) -> bool:
+        """Nobody's fault and nothing wrong with the event (the daily limit; a record another instance
+        held through every receive): it waits as a new message rather than spend receives or land in the DLQ."""
+        if self._redelivery is None:
+            return False
+        last = message.receive_count >= self._max_receive_count
+        return failure.cause == DAILY_LIMIT or (failure.cause == LEASED and last)
 
     def _requeue(self, messages: list[QueuedMessage], report: UpdateReport) -> None:
         if not messages:
