@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 
 from hubsync.config import Settings
 from hubsync.factory import build_receiver
 from hubsync.receiver import Receiver, request_from_api_gateway
 
 logger = Logger()
+metrics = Metrics(namespace="hubsync")
 copy_config_to_registered_loggers(source_logger=logger, include={"hubsync"})
 _receiver: Receiver | None = None
 
@@ -24,6 +26,16 @@ def _service() -> Receiver:
     return _receiver
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _service().handle(request_from_api_gateway(event), context).to_api_gateway()
+    response = _service().handle(request_from_api_gateway(event), context)
+    metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
+    if response.status == 202:
+        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=response.body["accepted"])
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(response.body["rejected"]))
+    elif response.status >= 500:
+        metrics.add_metric(name="ReceiverUnavailable", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+    return response.to_api_gateway()

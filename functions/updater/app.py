@@ -34,6 +34,8 @@ def _record(report: UpdateReport) -> None:
         "HubSpotCalls": report.calls,
         "IsolationCalls": report.isolation_calls,
         "RateLimited": report.rate_limited,
+        "HubSpotAuthFailures": report.auth_failures,
+        "DeadLettered": sum(report.dead_lettered.values()),
         "EventsApplied": report.applied_events,
         "SupersededValues": report.superseded_values,
         "RetriedLater": report.retried_later,
@@ -41,8 +43,8 @@ def _record(report: UpdateReport) -> None:
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    for category, count in report.dead_lettered.items():
-        metrics.add_metric(name=f"DeadLettered{category.title().replace('_', '')}", unit=MetricUnit.Count, value=count)
+    if report.max_lag_ms is not None:
+        metrics.add_metric(name="EndToEndLag", unit=MetricUnit.Milliseconds, value=report.max_lag_ms)
     if report.daily_limit_hit and not _daily_limit_reported:
         # Once per container: the alarm needs one data point, the logs need one line.
         _daily_limit_reported = True

@@ -47,6 +47,7 @@ class DeliveryStats:
     calls: int = 0
     isolation_calls: int = 0  # calls made while splitting rejected batches
     rate_limited: int = 0  # 429 answers
+    auth_failures: int = 0  # 401/403 answers: the token, not the events
     retries: int = 0
 
 
@@ -176,4 +177,5 @@ class Delivery:
             self.stats.calls += 1
             self.stats.isolation_calls += int(isolating)
             self.stats.rate_limited += int(answer.status == 429)
+            self.stats.auth_failures += int(answer.status in (401, 403))
         return answer

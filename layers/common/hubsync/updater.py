@@ -73,7 +73,9 @@ class UpdateReport:
     calls: int = 0
     isolation_calls: int = 0
     rate_limited: int = 0
+    auth_failures: int = 0
     applied_events: int = 0
+    max_lag_ms: int | None = None  # receipt to application, the slowest applied event
     superseded_events: int = 0  # every value older than one already applied: nothing to send
     superseded_values: int = 0
     deferred_records: int = 0  # leased by another instance right now
@@ -146,11 +148,13 @@ class Updater:
         report.inputs = len(merged)
         requests = plan_requests(merged)
         report.requests = len(requests)
-        before = (self.delivery.stats.calls, self.delivery.stats.isolation_calls, self.delivery.stats.rate_limited)
+        stats = self.delivery.stats
+        before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures)
         outcomes = self._run_all(requests, remaining_seconds, report)
-        report.calls = self.delivery.stats.calls - before[0]
-        report.isolation_calls = self.delivery.stats.isolation_calls - before[1]
-        report.rate_limited = self.delivery.stats.rate_limited - before[2]
+        report.calls = stats.calls - before[0]
+        report.isolation_calls = stats.isolation_calls - before[1]
+        report.rate_limited = stats.rate_limited - before[2]
+        report.auth_failures = stats.auth_failures - before[3]
         later: list[QueuedMessage] = []
         requeue: list[QueuedMessage] = []
         for request, outcome in zip(requests, outcomes, strict=True):
@@ -238,10 +242,13 @@ class Updater:
             failure = outcome.retry.get(trace)
             if failure is not None and failure.cause == LEASED:
                 report.deferred_records += 1
-            for _event, message in merged.sources:
+            for event, message in merged.sources:
                 raw = raw_by_message[message.message_id]
                 if trace in outcome.applied:
                     report.applied_events += 1
+                    if event.received_at is not None:
+                        lag = self._clock_ms() - event.received_at
+                        report.max_lag_ms = max(lag, report.max_lag_ms or 0)
                 elif trace in outcome.superseded:
                     report.superseded_events += 1
                 elif trace in outcome.failed:
