@@ -2,7 +2,9 @@
 
 - ``hubsync run``: the local stack (what ``make run`` does).
 - ``hubsync send FILE``: signs a body with Standard Webhooks and posts it to the webhook.
-- ``hubsync replay``: moves DLQ messages back to the queue (deployed stack or local).
+- ``hubsync replay``: moves DLQ messages back to the queue, filtered, at a rate (deployed stack or local).
+- ``hubsync dlq stats|ls|show``, ``hubsync pause|resume|status``, ``hubsync doctor``.
+Against the local stack: AWS_ENDPOINT_URL=<printed by make run> hubsync ... --stack-name hubsync-local.
 Heavy imports happen inside the commands.
 """
 
@@ -17,32 +19,105 @@ import uuid
 from typing import Any
 
 
+def _target(args: argparse.Namespace) -> Any:
+    from hubsync_local.ops.targets import resolve
+
+    return resolve(
+        args.stack_name,
+        queue_url=getattr(args, "queue_url", None),
+        dlq_url=getattr(args, "dlq_url", None),
+        mapping_id=getattr(args, "mapping_id", None),
+    )
+
+
+def _filter(args: argparse.Namespace) -> Any:
+    from hubsync.replay import ReplayFilter
+
+    return ReplayFilter.from_request(
+        {
+            "categories": args.category or [],
+            "statuses": args.status or [],
+            "objectTypes": args.object_type or [],
+            "recordIds": args.record_id or [],
+            "errorText": args.error_text,
+            "since": args.since,
+            "until": args.until,
+        }
+    )
+
+
+def _print(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
 def _replay(args: argparse.Namespace) -> int:
-    import boto3
+    from hubsync_local.ops import replay
 
-    from hubsync.replay import Replayer
-
-    queue_url, dlq_url = args.queue_url, args.dlq_url
-    if args.stack_name:
-        outputs = _stack_outputs(args.stack_name)
-        queue_url = queue_url or outputs.get("QueueUrl")
-        dlq_url = dlq_url or outputs.get("DeadLetterQueueUrl")
-    queue_url = queue_url or os.environ.get("QUEUE_URL")
-    dlq_url = dlq_url or os.environ.get("DLQ_URL")
-    if not queue_url or not dlq_url:
-        print("error: give --stack-name, or --queue-url and --dlq-url (or QUEUE_URL and DLQ_URL)", file=sys.stderr)
-        return 2
-    replayer = Replayer(boto3.client("sqs"), dlq_url, queue_url, max_replays=args.max_replays)
-    report = replayer.run(dry_run=args.dry_run, limit=args.limit, categories=args.category or [])
-    print(json.dumps(report.as_dict(), indent=2))
-    return 1 if report.failed else 0
+    result = replay.run(
+        _target(args),
+        _filter(args),
+        dry_run=args.dry_run,
+        limit=args.limit,
+        rate=args.rate,
+        max_replays=args.max_replays,
+        native=not args.no_redrive,
+    )
+    _print(result)
+    return 1 if result.get("failed") else 0
 
 
-def _stack_outputs(stack_name: str) -> dict[str, str]:
-    import boto3
+def _dlq(args: argparse.Namespace) -> int:
+    from hubsync_local.ops import dlq
 
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    target = _target(args)
+    if args.dlq_command == "stats":
+        _print(dlq.stats(target))
+    elif args.dlq_command == "ls":
+        for line in dlq.ls(target, _filter(args), args.limit):
+            print(line)
+    else:
+        found = dlq.show(target, args.message_id)
+        if found is None:
+            print(f"no message {args.message_id} in the DLQ", file=sys.stderr)
+            return 1
+        _print(found)
+    return 0
+
+
+def _control(args: argparse.Namespace) -> int:
+    from hubsync_local.ops import control
+
+    target = _target(args)
+    if args.command == "status":
+        _print(control.status(target))
+    else:
+        _print(control.set_enabled(target, enabled=args.command == "resume"))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from hubsync_local.ops.doctor import Doctor
+
+    checks = Doctor(_target(args), args.object_type or [], args.hubspot_url).run()
+    for check in checks:
+        print(check.line())
+    return 1 if any(not c.ok for c in checks) else 0
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", help="a deployed stack (or hubsync-local with AWS_ENDPOINT_URL)")
+    parser.add_argument("--queue-url")
+    parser.add_argument("--dlq-url")
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--category", action="append", help="DLQ category (repeatable)")
+    parser.add_argument("--status", action="append", type=int, help="HTTP status (repeatable)")
+    parser.add_argument("--object-type", action="append", help="object type (repeatable)")
+    parser.add_argument("--record-id", action="append", help="record id (repeatable)")
+    parser.add_argument("--error-text", help="a part of the error message (any case)")
+    parser.add_argument("--since", help="failed at or after (ISO 8601 or epoch ms)")
+    parser.add_argument("--until", help="failed at or before (ISO 8601 or epoch ms)")
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -88,14 +163,44 @@ def main(argv: list[str] | None = None) -> int:
     send.set_defaults(func=_send)
 
     replay = commands.add_parser("replay", help="move DLQ messages back to the queue")
-    replay.add_argument("--stack-name", help="a deployed stack: its outputs give the queue URLs")
-    replay.add_argument("--queue-url")
-    replay.add_argument("--dlq-url")
-    replay.add_argument("--category", action="append", help="only this DLQ category (repeatable)")
-    replay.add_argument("--limit", type=int)
-    replay.add_argument("--dry-run", action="store_true", help="count what would move; move nothing")
+    _target_options(replay)
+    _filter_options(replay)
+    replay.add_argument("--limit", type=int, help="move at most this many")
+    replay.add_argument("--rate", type=float, help="messages per second at most (HubSpot's limit is shared)")
+    replay.add_argument("--dry-run", action="store_true", help="list and count what would move; move nothing")
     replay.add_argument("--max-replays", type=int, default=5, help="leave events replayed this often already")
+    replay.add_argument("--no-redrive", action="store_true", help="never use SQS's StartMessageMoveTask")
     replay.set_defaults(func=_replay)
+
+    dlq = commands.add_parser("dlq", help="what is in the DLQ: stats, ls, show")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (("stats", "counts by category, status, object type, cause and age"), ("ls", "one line each")):
+        sub = dlq_commands.add_parser(name, help=text)
+        _target_options(sub)
+        if name == "ls":
+            _filter_options(sub)
+            sub.add_argument("--limit", type=int, default=50)
+        sub.set_defaults(func=_dlq)
+    show = dlq_commands.add_parser("show", help="one message whole")
+    _target_options(show)
+    show.add_argument("message_id")
+    show.set_defaults(func=_dlq)
+
+    for name, text in (
+        ("pause", "stop delivery to HubSpot (the webhook keeps accepting)"),
+        ("resume", "restart delivery to HubSpot"),
+        ("status", "queue depths, oldest message age, mapping state"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        _target_options(sub)
+        sub.add_argument("--mapping-id", help="the updater's event source mapping (default: from the stack)")
+        sub.set_defaults(func=_control)
+
+    doctor = commands.add_parser("doctor", help="check token, scopes, object types, queues, secrets, mapping")
+    _target_options(doctor)
+    doctor.add_argument("--object-type", action="append", help="object type to check (default: the updater's)")
+    doctor.add_argument("--hubspot-url", help="default: the updater's HUBSPOT_BASE_URL")
+    doctor.set_defaults(func=_doctor)
 
     args: Any = parser.parse_args(argv)
     result: int = args.func(args)

@@ -59,8 +59,10 @@ class SqsPoller:
         batch_size: int,
         window_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        enabled: Callable[[], bool] = lambda: True,
     ) -> None:
         self._sqs = sqs
+        self._enabled = enabled  # the event source mapping's Enabled flag (hubsync pause/resume)
         self._queue_url = queue_url
         self._queue_arn = queue_arn
         self.handler = handler
@@ -73,6 +75,7 @@ class SqsPoller:
         self._thread: threading.Thread | None = None
         self.stats = PollerStats()
         self.busy = threading.Event()  # set while a batch is being gathered or processed
+        self.paused_checks = 0  # how often the poller found its mapping disabled (tests wait on it)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="local-sqs-poller", daemon=True)
@@ -86,6 +89,10 @@ class SqsPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                if not self._enabled():
+                    self.paused_checks += 1
+                    self._stop.wait(0.2)  # paused: the queue keeps filling, nothing is delivered
+                    continue
                 self.poll_once()
             except Exception:  # the poller must outlive a bad batch, as Lambda's does
                 logger.exception("local poller: batch failed")

@@ -128,6 +128,20 @@ class LocalStack:
             environment.update(self.template.function_environment(function_id))
         environment.update(self.config.extra_environment)
         self._set_env(environment)
+        from hubsync_local.registry import mapping_enabled, register
+
+        lam = client("lambda", endpoint)
+        self.mapping_id = register(
+            self.template,
+            self.resources,
+            {
+                "iam": client("iam", endpoint),
+                "lambda": lam,
+                "sqs": self.sqs,
+                "cloudformation": client("cloudformation", endpoint),
+            },
+        )
+        self._mapping_enabled = lambda: mapping_enabled(lam, self.mapping_id)
         self._start_gateway()
         self._start_poller()
 
@@ -175,6 +189,7 @@ class LocalStack:
                 if self.config.window_seconds is not None
                 else float(event["MaximumBatchingWindowInSeconds"])
             ),
+            enabled=self._mapping_enabled,
         )
         if self.config.start_poller:
             self.poller.start()

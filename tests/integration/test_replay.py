@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from hubsync import dlq
-from hubsync.replay import Replayer
+from hubsync.replay import Replayer, ReplayFilter
 from support.aws import Queues, receive_all
 
 
@@ -75,3 +77,35 @@ def test_lambda_handler_takes_the_same_filters(sqs_client: Any, queues: Queues, 
     assert (result["matched"], result["moved"], result["dry_run"]) == (1, 0, True)
     result = handler({"category": "VALIDATION_ERROR"}, LambdaContext("replayer", 900))
     assert result["moved"] == 1
+
+
+class CrashOnDelete:
+    """An SQS client whose DeleteMessageBatch fails: the replayer dies between send and delete."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "delete_message_batch":
+            raise ConnectionError("the replayer crashed here")
+        return getattr(self._sqs, name)
+
+
+def test_a_crash_between_send_and_delete_loses_nothing(sqs_client: Any, queues: Queues) -> None:
+    put_dead_letters(sqs_client, queues, ["OBJECT_NOT_FOUND"])
+    with pytest.raises(ConnectionError):
+        Replayer(CrashOnDelete(sqs_client), queues.dlq_url, queues.queue_url, wait_seconds=0).run()
+    # The event is on the queue (sent) and still in the DLQ (not deleted): a duplicate, never a loss.
+    assert len(receive_all(sqs_client, queues.queue_url)) == 1
+    assert len(receive_all(sqs_client, queues.dlq_url)) == 1
+
+
+def test_filters_by_status_object_type_record_text_and_time(sqs_client: Any, queues: Queues) -> None:
+    put_dead_letters(sqs_client, queues, ["OBJECT_NOT_FOUND", "VALIDATION_ERROR", "OBJECT_NOT_FOUND"])
+    where = ReplayFilter.from_request({"recordIds": ["2"], "errorText": "WHY", "since": "1970-01-01T00:00:00Z"})
+    report = replayer(sqs_client, queues).run(where=where)
+    assert (report.matched, report.moved) == (1, 1)
+    assert [json.loads(m["Body"])["id"] for m in receive_all(sqs_client, queues.queue_url)] == ["2"]
+    none = ReplayFilter.from_request({"until": "1969-12-31T00:00:00Z"})
+    assert replayer(sqs_client, queues).run(where=none).matched == 0
+    assert replayer(sqs_client, queues).run(where=ReplayFilter(statuses=frozenset({500}))).matched == 0

@@ -109,6 +109,16 @@ class DeadLetter:
     def category(self) -> str:
         return str(self.error.get("category") or UNKNOWN)
 
+    @property
+    def failed_at_ms(self) -> int | None:
+        text = (self.document or {}).get("failedAt")
+        if not isinstance(text, str):
+            return None
+        try:
+            return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return None
+
 
 def unwrap(body: str) -> DeadLetter:
     """The event and error of a DLQ message, with or without hubsync's envelope."""

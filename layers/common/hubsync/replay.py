@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hubsync.dlq import DeadLetter, unwrap
@@ -28,12 +29,69 @@ DEFAULT_MAX_REPLAYS = 5
 
 @dataclass(frozen=True)
 class ReplayFilter:
-    """Which dead letters to replay; empty means all."""
+    """Which dead letters to replay; every field left empty matches everything."""
 
     categories: frozenset[str] = frozenset()
+    statuses: frozenset[int] = frozenset()
+    object_types: frozenset[str] = frozenset()
+    record_ids: frozenset[str] = frozenset()
+    error_text: str | None = None  # a case-insensitive part of error.message
+    since_ms: int | None = None  # failedAt, epoch ms
+    until_ms: int | None = None
 
     def matches(self, dead: DeadLetter) -> bool:
-        return not self.categories or dead.category in self.categories
+        event = dead.event if isinstance(dead.event, dict) else {}
+        checks = (
+            not self.categories or dead.category in self.categories,
+            not self.statuses or dead.error.get("status") in self.statuses,
+            not self.object_types or event.get("objectType") in self.object_types,
+            not self.record_ids or str(event.get("id")) in self.record_ids,
+            not self.error_text or self.error_text.lower() in str(dead.error.get("message", "")).lower(),
+        )
+        return all(checks) and self._in_time(dead)
+
+    def _in_time(self, dead: DeadLetter) -> bool:
+        if self.since_ms is None and self.until_ms is None:
+            return True
+        failed_at = dead.failed_at_ms
+        if failed_at is None:
+            return False
+        return (self.since_ms is None or failed_at >= self.since_ms) and (
+            self.until_ms is None or failed_at <= self.until_ms
+        )
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> ReplayFilter:
+        """From the replayer Lambda's input: category(ies), status(es), objectType(s), recordId(s),
+        errorText, since/until (ISO 8601 or epoch ms)."""
+
+        def many(one: str, several: str) -> list[Any]:
+            values = request.get(several) or ([request[one]] if request.get(one) is not None else [])
+            return list(values) if isinstance(values, list) else [values]
+
+        return cls(
+            categories=frozenset(str(c) for c in many("category", "categories")),
+            statuses=frozenset(int(s) for s in many("status", "statuses")),
+            object_types=frozenset(str(t) for t in many("objectType", "objectTypes")),
+            record_ids=frozenset(str(r) for r in many("recordId", "recordIds")),
+            error_text=str(request["errorText"]) if request.get("errorText") else None,
+            since_ms=_time_ms(request.get("since")),
+            until_ms=_time_ms(request.get("until")),
+        )
+
+
+def _time_ms(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 @dataclass
@@ -76,16 +134,21 @@ class Replayer:
         dry_run: bool = False,
         limit: int | None = None,
         categories: Iterable[str] = (),
+        where: ReplayFilter | None = None,
+        rate: float | None = None,
         keep_going: Callable[[], bool] = lambda: True,
+        on_match: Callable[[dict[str, Any], DeadLetter], None] | None = None,
+        on_progress: Callable[[ReplayReport], None] | None = None,
     ) -> ReplayReport:
+        """One pass over the DLQ. ``rate`` caps moves per second (HubSpot's limit is shared);
+        ``keep_going`` returning False stops at the next safe point (Ctrl-C, a Lambda's deadline)."""
         report = ReplayReport(dry_run=dry_run)
-        wanted = ReplayFilter(frozenset(categories))
+        wanted = where or ReplayFilter(categories=frozenset(categories))
         held: dict[str, str] = {}  # message id -> receipt handle, to release at the end
         empty_receives = 0
         try:
             while keep_going() and (limit is None or report.matched < limit) and empty_receives < 2:
-                messages = self._receive()
-                fresh = [m for m in messages if m["MessageId"] not in held]
+                fresh = [m for m in self._receive() if m["MessageId"] not in held]
                 empty_receives = 0 if fresh else empty_receives + 1
                 to_move: list[tuple[dict[str, Any], DeadLetter]] = []
                 for message in fresh:
@@ -96,13 +159,36 @@ class Replayer:
                         continue
                     report.matched += 1
                     report.by_category[dead.category] = report.by_category.get(dead.category, 0) + 1
+                    if on_match:
+                        on_match(message, dead)
                     if not dry_run:
                         to_move.append((message, dead))
+                started = time.monotonic()
                 for message_id in self._move(to_move, report):
                     held.pop(message_id)
+                if rate and to_move:
+                    time.sleep(max(0.0, len(to_move) / rate - (time.monotonic() - started)))
+                if on_progress:
+                    on_progress(report)
         finally:
             self._release(held)
         return report
+
+    def inspect(self, limit: int | None = None) -> list[tuple[dict[str, Any], DeadLetter]]:
+        """Every DLQ message (up to ``limit``), read and then made visible again: nothing moves."""
+        seen: list[tuple[dict[str, Any], DeadLetter]] = []
+        held: dict[str, str] = {}
+        empty_receives = 0
+        try:
+            while (limit is None or len(seen) < limit) and empty_receives < 2:
+                fresh = [m for m in self._receive() if m["MessageId"] not in held]
+                empty_receives = 0 if fresh else empty_receives + 1
+                for message in fresh:
+                    held[message["MessageId"]] = message["ReceiptHandle"]
+                    seen.append((message, unwrap(message["Body"])))
+        finally:
+            self._release(held)
+        return seen[:limit] if limit is not None else seen
 
     def _receive(self) -> list[dict[str, Any]]:
         answer = self._sqs.receive_message(
@@ -111,6 +197,7 @@ class Replayer:
             VisibilityTimeout=self._visibility,
             WaitTimeSeconds=self._wait,
             MessageAttributeNames=["All"],
+            AttributeNames=["All"],
         )
         return list(answer.get("Messages", []))  # type: ignore[arg-type]
 

@@ -136,6 +136,7 @@ class Updater:
             except (ValueError, RecursionError):
                 dead.append(self._dead(message, message.body, dlq.Failure(dlq.INVALID_EVENT, "body is not JSON")))
                 continue
+            raw = _unwrapped(raw)
             try:
                 event = parse_event(raw, default_object_type=self._default_object_type, now_ms=now)
             except InvalidEventError as exc:
@@ -310,6 +311,17 @@ class Updater:
                 report.dead_lettered[category] += 1
         if failed:
             logger.error("%d DLQ writes failed; those messages stay on the queue", len(failed))
+
+
+def _unwrapped(raw: Any) -> Any:
+    """A DLQ envelope moved back by SQS's own redrive (StartMessageMoveTask) carries the event inside."""
+    if isinstance(raw, dict) and "envelopeVersion" in raw and "event" in raw and isinstance(raw.get("error"), dict):
+        event = raw["event"]
+        if isinstance(event, dict):
+            count = event.get("replayCount", 0)
+            return {**event, "replayCount": (count if isinstance(count, int) else 0) + 1}
+        return event
+    return raw
 
 
 def _input(item: MergedInput[Any], trace: str, properties: dict[str, str]) -> BatchInput:

@@ -35,6 +35,7 @@ _FAULT_MESSAGES = {
     477: "This account is being migrated. Retry after the number of seconds in the Retry-After header.",
 }
 Endpoint = Callable[[], Answer]
+TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 
 
 class Gateway:
@@ -44,11 +45,14 @@ class Gateway:
         self.ids = ids
         self.token = token
         self.limiter = limiter
+        self.scopes: list[str] = []
 
     def handle(
         self, method: str, path: str, query: Query, headers: Mapping[str, str], body: Body, base_url: str
     ) -> Answer:
         """`headers` keys are lower-case."""
+        if method == "POST" and path == TOKEN_INFO:
+            return self._token_info(body)
         endpoint = self._route(method, path, query, body, base_url)
         if isinstance(endpoint, Answer):
             return endpoint
@@ -68,6 +72,13 @@ class Gateway:
             answer = self._call(endpoint)
         answer.headers.update(verdict.headers)
         return answer
+
+    def _token_info(self, body: Body) -> Answer:
+        """HubSpot's private-app token introspection: the token goes in the body, not in a header."""
+        key = body.value.get("tokenKey") if isinstance(body.value, dict) else None
+        if self.token is not None and key != self.token:
+            return Answer(401, error_body("INVALID_AUTHENTICATION", AUTH_MESSAGE, self.ids.next()))
+        return Answer(200, {"userId": 1, "hubId": 1, "appId": 1, "scopes": list(self.scopes)})
 
     def _route(self, method: str, path: str, query: Query, body: Body, base_url: str) -> Endpoint | Answer:
         match = _OBJECTS.fullmatch(path)

@@ -61,6 +61,11 @@ class HubSpotSimulator:
         self.faults = Faults(random_seed)
         limiter = RateLimiter(rate_limit, interval_ms, daily_limit, clock)
         self._gateway = Gateway(CrmApi(self._store, self._ids, self._wall_ms), self.faults, self._ids, token, limiter)
+        # The private app's scopes, as HubSpot's token-info endpoint reports them: read and write on every type.
+        self.scopes = [
+            f"crm.objects.{name.replace('_', '-')}.{verb}" for name in self._seed.schemas for verb in ("read", "write")
+        ]
+        self._gateway.scopes = self.scopes
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,313 @@
+"""CPU per event of the updater's own work: 10,000 events over 2,000 records, side by side in one run.
+
+HubSpot is the simulator's CLI in a child process (zero latency; it sends the rate-limit headers HubSpot
+sends, with a limit too high to pace anything), so its CPU is not counted; the DLQ is moto's server, also a
+child. CPU is ``time.process_time()`` of this process: it includes the updater's request threads. Each case
+is run once to warm up (connections, the handler's first-request set-up), then REPS times, interleaved; the
+median counts.
+
+- hubsync: the Lambda handler (functions/updater/app.py) with an SQS event of 10,000 records, INFO logs and
+  metrics on (written to /dev/null), the rate limiter on, no record state table.
+- official: the 20 merged requests of 100 inputs hubsync sends, through HubSpot's official Python client.
+- bare: the same 20 requests with ``requests.Session().post`` + ``response.json()``, nothing else.
+- one call per event: bare requests, one input each, over the first 1,000 events (scaled per event).
+
+Two rows for context, with no target: hubsync's reading and merging of the 10,000 messages alone (its own
+functions, no HTTP), and a bare implementation that does the least per message (``json.loads`` of each body,
+a dict merge in arrival order, no validation) before the same bare requests.
+
+The per-event figures all divide by the 10,000 events applied (official and bare are handed the merged
+batches ready-made: hubsync's parsing and merging of 10,000 messages is counted in hubsync's figure only).
+Then wall time with 20 ms of HubSpot latency: hubsync's handler (4 in flight) vs the bare requests in turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+from hubspot import HubSpot
+from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+from bench._support import OBJECT, TOKEN, Headline, SimulatorProcess, event_body, now_ms, record_ids, spread, table
+from hubsync.batching import merge, plan_requests
+from hubsync.events import loads, parse_event
+from hubsync.updater import QueuedMessage
+from hubsync_local.aws import MotoServer, aws_environment, client
+from hubsync_local.lambda_runtime import LambdaContext, load_handler
+
+EVENTS = 10_000
+RECORDS = 2_000
+PER_EVENT_SUBSET = 1_000
+REPS = 5
+LATENCY_MS = 20
+# HubSpot's headers on every answer, with room for everything this benchmark sends (no pacing, no 429).
+HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
+BARE_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def build_events() -> tuple[list[str], dict[str, Any]]:
+    """The event bodies and the SQS event carrying them, as Lambda hands it to the handler."""
+    start = now_ms() - EVENTS
+    targets = spread(EVENTS, record_ids(RECORDS))
+    bodies = [
+        event_body(rid, start + i, property_string=f"v{i}", property_number=str(i)) for i, rid in enumerate(targets)
+    ]
+    sent = str(now_ms())
+    records = [
+        {
+            "messageId": str(uuid.uuid4()),
+            "receiptHandle": f"handle-{i}",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": sent,
+                "SenderId": "AROAEXAMPLE",
+                "ApproximateFirstReceiveTimestamp": sent,
+            },
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hubsync-events",
+            "awsRegion": "us-east-1",
+        }
+        for i, body in enumerate(bodies)
+    ]
+    return bodies, {"Records": records}
+
+
+def merged_requests(bodies: list[str]) -> list[list[Any]]:
+    """The requests hubsync sends for these events (its own merge and cut), as lists of inputs."""
+    now = now_ms()
+    events = [(parse_event(loads(body), default_object_type=OBJECT, now_ms=now), None) for body in bodies]
+    return [request.payload() for request in plan_requests(merge(events))]
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterator[None]:
+    saved = dict(os.environ)
+    for name in remove:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def handler_case(url: str, event: dict[str, Any], sink: Any) -> Callable[[], None]:
+    """The updater handler loaded fresh, bound to the HubSpot at ``url`` (read at its first invocation)."""
+    os.environ["HUBSPOT_BASE_URL"] = url
+    with contextlib.redirect_stdout(sink):  # Powertools binds its log stream when the module loads
+        handler = load_handler("updater")
+
+    def invoke() -> None:
+        with contextlib.redirect_stdout(sink):  # the metrics (EMF) are printed
+            answer = handler(event, LambdaContext("updater", 900))
+        if answer != {"batchItemFailures": []}:
+            raise AssertionError(f"the handler did not apply every event: {str(answer)[:300]}")
+
+    invoke()  # the first invocation builds the service: clients, limiter (not counted: cold start is)
+    os.environ["HUBSPOT_BASE_URL"] = ""
+    return invoke
+
+
+def official_case(url: str, payloads: list[list[Any]]) -> Callable[[], None]:
+    api = HubSpot(access_token=TOKEN, host=url).crm.objects.batch_api
+
+    def send() -> None:
+        for inputs in payloads:
+            batch = BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    SimplePublicObjectBatchInput(
+                        id=item["id"], properties=item["properties"], object_write_trace_id=item["objectWriteTraceId"]
+                    )
+                    for item in inputs
+                ]
+            )
+            api.update(OBJECT, batch_input_simple_public_object_batch_input=batch)
+
+    return send
+
+
+def bare_case(url: str, payloads: list[list[Any]]) -> Callable[[], None]:
+    session = requests.Session()
+    endpoint = f"{url}/crm/v3/objects/{OBJECT}/batch/update"
+
+    def send() -> None:
+        for inputs in payloads:
+            response = session.post(endpoint, data=json.dumps({"inputs": inputs}), headers=BARE_HEADERS)
+            response.json()
+
+    return send
+
+
+def read_and_merge_case(event: dict[str, Any]) -> Callable[[], None]:
+    """hubsync's per-message work alone, as the updater does it: SQS record, strict JSON, validation, merge, cut."""
+
+    def read() -> None:
+        now = now_ms()
+        messages = [QueuedMessage.from_record(record) for record in event["Records"]]
+        contributions = [(parse_event(loads(m.body), default_object_type=OBJECT, now_ms=now), m) for m in messages]
+        plan_requests(merge(contributions))
+
+    return read
+
+
+def bare_merge_case(url: str, event: dict[str, Any]) -> Callable[[], None]:
+    """The least a batching client must do per message (parse the body, merge per record), then bare requests."""
+    session = requests.Session()
+    endpoint = f"{url}/crm/v3/objects/{OBJECT}/batch/update"
+
+    def send() -> None:
+        merged: dict[str, dict[str, Any]] = {}
+        for record in event["Records"]:
+            document = json.loads(record["body"])
+            merged.setdefault(document["id"], {}).update(document["properties"])
+        inputs = [{"id": rid, "properties": properties} for rid, properties in merged.items()]
+        for start in range(0, len(inputs), 100):
+            response = session.post(
+                endpoint, data=json.dumps({"inputs": inputs[start : start + 100]}), headers=BARE_HEADERS
+            )
+            response.json()
+
+    return send
+
+
+def measure(cases: dict[str, Callable[[], None]]) -> dict[str, tuple[float, float]]:
+    """Median (CPU seconds, wall seconds) of each case over REPS interleaved runs, after one warm-up each."""
+    for run in cases.values():
+        run()
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(REPS):
+        for name, run in cases.items():
+            gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
+            run()
+            samples[name].append((time.process_time() - cpu, time.perf_counter() - wall))
+    return {
+        name: (statistics.median(s[0] for s in runs), statistics.median(s[1] for s in runs))
+        for name, runs in samples.items()
+    }
+
+
+def run() -> dict[str, Any]:
+    bodies, event = build_events()
+    payloads = merged_requests(bodies)
+    single = [[{"id": item["id"], "properties": item["properties"]}] for item in map(json.loads, bodies)]
+    single = single[:PER_EVENT_SUBSET]
+    ids = record_ids(RECORDS)
+    with (
+        open(os.devnull, "w") as sink,
+        MotoServer() as moto,
+        SimulatorProcess(ids, *HEADERS_ONLY_LIMIT) as fast,
+        SimulatorProcess(ids, *HEADERS_ONLY_LIMIT, "--latency-ms", str(LATENCY_MS)) as slow,
+    ):
+        dlq_url = client("sqs", moto.url).create_queue(QueueName="bench-updater-dlq")["QueueUrl"]
+        settings = {
+            **aws_environment(moto.url),
+            "DLQ_URL": dlq_url,
+            "HUBSPOT_ACCESS_TOKEN": TOKEN,
+            "HUBSPOT_RATE_LIMIT": "1000000",
+            "UPDATER_MAX_CONCURRENCY": "1",
+            "HUBSPOT_MAX_IN_FLIGHT": "4",
+            "LOG_LEVEL": "INFO",
+            "POWERTOOLS_SERVICE_NAME": "updater",
+        }
+        with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
+            hubsync_fast = handler_case(fast.url, event, sink)
+            hubsync_slow = handler_case(slow.url, event, sink)
+            fast.reset_calls()
+            hubsync_fast()
+            sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
+            if len(sent) != len(payloads) or sum(call["inputs"] for call in sent) != RECORDS:
+                raise AssertionError(f"hubsync sent {len(sent)} requests, expected {len(payloads)}")
+            cpu = measure(
+                {
+                    "hubsync": hubsync_fast,
+                    "official": official_case(fast.url, payloads),
+                    "bare": bare_case(fast.url, payloads),
+                    "one call per event": bare_case(fast.url, single),
+                    "read and merge": read_and_merge_case(event),
+                    "bare with merge": bare_merge_case(fast.url, event),
+                }
+            )
+            wall = measure({"hubsync": hubsync_slow, "bare": bare_case(slow.url, payloads)})
+    return {"cpu": cpu, "wall": wall, "requests": len(payloads)}
+
+
+def main() -> list[Headline]:
+    result = run()
+    cpu, wall = result["cpu"], result["wall"]
+    per_event = {name: seconds / EVENTS for name, (seconds, _) in cpu.items()}
+    per_event["one call per event"] = cpu["one call per event"][0] / PER_EVENT_SUBSET
+    hubsync_bare_merge = per_event["hubsync"] / per_event["bare with merge"]
+    hubsync_official = per_event["hubsync"] / per_event["official"]
+    hubsync_bare = per_event["hubsync"] / per_event["bare"]
+    single_bare = per_event["one call per event"] / per_event["bare"]
+    wall_ratio = wall["hubsync"][1] / wall["bare"][1]
+    print(
+        f"{EVENTS:,} events over {RECORDS:,} records = {result['requests']} requests of 100; CPU of this process "
+        f"(HubSpot and moto are child processes), median of {REPS}"
+    )
+    rows = [
+        ("hubsync handler (logs, metrics, limiter)", cpu["hubsync"][0] * 1000, per_event["hubsync"] * 1e6),
+        ("official client, same 20 requests", cpu["official"][0] * 1000, per_event["official"] * 1e6),
+        ("bare requests, same 20 requests", cpu["bare"][0] * 1000, per_event["bare"] * 1e6),
+        (
+            f"bare, one call per event ({PER_EVENT_SUBSET:,} events)",
+            cpu["one call per event"][0] * 1000,
+            per_event["one call per event"] * 1e6,
+        ),
+        (
+            "  of hubsync: reading + merging the messages",
+            cpu["read and merge"][0] * 1000,
+            per_event["read and merge"] * 1e6,
+        ),
+        (
+            "bare + json.loads and dict merge per message",
+            cpu["bare with merge"][0] * 1000,
+            per_event["bare with merge"] * 1e6,
+        ),
+    ]
+    table(("case", "CPU ms", "CPU µs / event"), rows)
+    table(
+        ("ratio", "measured", "target"),
+        [
+            ("hubsync / official client", hubsync_official, "<= 0.2"),
+            ("hubsync / bare requests", hubsync_bare, "<= 2"),
+            ("one call per event / bare batched", single_bare, "-"),
+            ("hubsync / bare with json.loads + merge (context)", hubsync_bare_merge, "-"),
+        ],
+    )
+    print(f"wall time, {LATENCY_MS} ms HubSpot latency, same {result['requests']} requests, median of {REPS}")
+    table(
+        ("case", "wall ms", "ratio"),
+        [
+            ("hubsync handler (4 in flight)", wall["hubsync"][1] * 1000, wall_ratio),
+            ("bare requests, one after another", wall["bare"][1] * 1000, 1.0),
+        ],
+    )
+    return [
+        Headline(
+            "overhead", "CPU/event hubsync / official client", hubsync_official, "<= 0.2", hubsync_official <= 0.2
+        ),
+        Headline("overhead", "CPU/event hubsync / bare requests", hubsync_bare, "<= 2", hubsync_bare <= 2),
+        Headline("overhead", "CPU/event one call per event / bare batched", single_bare, "-", None),
+        Headline("overhead", "CPU/event hubsync / bare with json.loads + merge", hubsync_bare_merge, "-", None),
+        Headline("overhead", f"wall, {LATENCY_MS} ms latency: hubsync / bare sequential", wall_ratio, "-", None),
+    ]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``hubsync replay``: move dead letters back to the queue, filtered, at a pace HubSpot accepts.
+
+Unfiltered (and not a dry run), SQS's own redrive (StartMessageMoveTask) moves everything where the
+service offers it; the updater reads the envelopes it moves back. Where it is not available (the
+local emulator lacks it) hubsync's own replayer moves the messages one batch at a time.
+Ctrl-C stops at the next safe point: what was sent and deleted stays moved, the rest stays in the DLQ.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+from hubsync.replay import Replayer, ReplayFilter, ReplayReport
+from hubsync_local.ops.dlq import summary_line
+from hubsync_local.ops.targets import Target, client
+
+
+def _progress(report: ReplayReport) -> None:
+    verb, count = ("would move", report.matched) if report.dry_run else ("moved", report.moved)
+    line = f"\rscanned {report.scanned}  matched {report.matched}  {verb} {count}"
+    sys.stderr.write(line + (f"  failed {report.failed}" if report.failed else "") + "   ")
+    sys.stderr.flush()
+
+
+def _native_redrive(target: Target, rate: float | None) -> dict[str, Any] | None:
+    """StartMessageMoveTask back to the queue, or None where SQS (or the emulator) does not offer it."""
+    sqs = client("sqs")
+    try:
+        arns = [
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for url in (target.dlq_url, target.queue_url)
+        ]
+        options: dict[str, Any] = {"SourceArn": arns[0], "DestinationArn": arns[1]}
+        if rate:
+            options["MaxNumberOfMessagesPerSecond"] = int(rate)
+        task = sqs.start_message_move_task(**options)
+    except Exception as exc:  # not implemented by the emulator, or not allowed: fall back
+        sys.stderr.write(f"SQS redrive not available ({type(exc).__name__}); replaying message by message\n")
+        return None
+    return {"redrive": "StartMessageMoveTask", "taskHandle": task.get("TaskHandle")}
+
+
+def run(
+    target: Target,
+    where: ReplayFilter,
+    *,
+    dry_run: bool,
+    limit: int | None,
+    rate: float | None,
+    max_replays: int,
+    native: bool = True,
+) -> dict[str, Any]:
+    target.need("queue_url", "dlq_url")
+    unfiltered = where == ReplayFilter() and limit is None and not dry_run
+    if native and unfiltered:
+        started = _native_redrive(target, rate)
+        if started is not None:
+            return started
+    stop = threading.Event()
+    # Ctrl-C asks the loop to stop at its next safe point instead of interrupting a send or a delete.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main else None
+    try:
+        sqs = client("sqs")
+        replayer = Replayer(sqs, str(target.dlq_url), str(target.queue_url), max_replays=max_replays, wait_seconds=1)
+        report = replayer.run(
+            dry_run=dry_run,
+            limit=limit,
+            where=where,
+            rate=rate,
+            keep_going=lambda: not stop.is_set(),
+            on_match=(lambda message, dead: print(summary_line(message, dead))) if dry_run else None,
+            on_progress=_progress,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        sys.stderr.write("\n")
+    result = report.as_dict()
+    result["interrupted"] = stop.is_set()
+    return result
