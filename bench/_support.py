@@ -53,7 +53,19 @@ def now_ms() -> int:
 
 
 def event_body(record_id: str, occurred_at: int, **properties: str) -> str:
-    return json.dumps({"id": record_id, "objectType": OBJECT, "properties": properties, "occurredAt": occurred_at})
+    """A message exactly as the receiver queues it (normalised, with receipt time, delivery id and source)."""
+    return json.dumps(
+        {
+            "id": record_id,
+            "objectType": OBJECT,
+            "properties": properties,
+            "occurredAt": occurred_at,
+            "receivedAt": occurred_at,
+            "webhookId": "msg_bench",
+            "source": "default",
+        },
+        separators=(",", ":"),
+    )
 
 
 def spread(events: int, records: Sequence[str], offset: int = 0) -> list[str]:

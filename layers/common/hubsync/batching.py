@@ -51,19 +51,21 @@ class BatchRequest(Generic[S]):
 def merge(contributions: Iterable[tuple[Event, S]]) -> list[MergedInput[S]]:
     """Merge events per record. Later ``occurred_at`` wins per property; ties go to the later arrival.
 
-    ``contributions`` must be in arrival order (their index breaks ties).
+    ``contributions`` must be in arrival order. One pass, no sort: a value replaces the one held
+    when its time is not older (so among equal times the later arrival wins).
     """
-    indexed = list(enumerate(contributions))
-    indexed.sort(key=lambda pair: (pair[1][0].occurred_at, pair[0]))
     records: dict[tuple[str, str, str], MergedInput[S]] = {}
-    for _, (event, source) in indexed:
-        merged = records.get(event.record_key)
+    for event, source in contributions:
+        key = event.record_key
+        merged = records.get(key)
         if merged is None:
-            merged = MergedInput(event.object_type, event.id_property, event.id)
-            records[event.record_key] = merged
+            merged = records[key] = MergedInput(event.object_type, event.id_property, event.id)
+        at = event.occurred_at
+        values, times = merged.properties, merged.property_times
         for name, value in event.properties.items():
-            merged.properties[name] = value
-            merged.property_times[name] = event.occurred_at
+            if at >= times.get(name, at):
+                values[name] = value
+                times[name] = at
         merged.sources.append((event, source))
     return list(records.values())
 

@@ -36,9 +36,12 @@ _PASSTHROUGH = ("webhookId", "source", "replayCount")
 _MAX_EXPONENT = 400
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One normalised change event: HubSpot-ready string properties and an event time in epoch ms."""
+    """One normalised change event: HubSpot-ready string properties and an event time in epoch ms.
+
+    Not frozen: the updater builds tens of thousands per batch, and a frozen dataclass's __init__
+    costs several times more. Treat it as read-only."""
 
     id: str
     properties: dict[str, str]
@@ -165,6 +168,33 @@ def _properties(value: Any) -> dict[str, str]:
             raise InvalidEventError(f"property name {name[:100]!r} is not a HubSpot internal name")
         result[name] = normalise_value(raw, name)
     return result
+
+
+def queued_event(raw: Any) -> Event | None:
+    """The event of a message the receiver queued, without validating it again; None when the message
+    does not have exactly that shape (then ``parse_event`` judges it). The receiver validated and
+    normalised it, and only hubsync's own functions may send to the queue (IAM), so the updater can
+    skip the per-value work on its hot path."""
+    if type(raw) is not dict or type(raw.get("receivedAt")) is not int:
+        return None
+    record_id, object_type, occurred_at = raw.get("id"), raw.get("objectType"), raw.get("occurredAt")
+    properties, id_property, event_id = raw.get("properties"), raw.get("idProperty"), raw.get("eventId")
+    if not (
+        type(record_id) is str
+        and record_id
+        and type(object_type) is str
+        and type(occurred_at) is int
+        and type(properties) is dict
+        and properties
+        and all(type(value) is str for value in properties.values())
+        and (id_property is None or type(id_property) is str)
+        and (event_id is None or type(event_id) is str)
+    ):
+        return None
+    extra = {key: raw[key] for key in _PASSTHROUGH if key in raw and type(raw[key]) in (int, str)}
+    return Event(
+        record_id, properties, object_type, occurred_at, id_property or None, event_id, raw["receivedAt"], extra
+    )
 
 
 def parse_event(raw: Any, *, default_object_type: str, now_ms: int) -> Event:
