@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -234,3 +235,31 @@ def _not_finite(value: Any) -> bool:
 def _surrogate(value: Any) -> bool:
     texts = value if isinstance(value, list) else [value]
     return any(isinstance(t, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in t) for t in texts)
+
+
+@given(st.dictionaries(_names, _values, min_size=1, max_size=8), st.text(min_size=1, max_size=30))
+def test_the_updaters_fast_path_reads_what_the_receiver_queued_exactly(properties: dict[str, Any], rid: str) -> None:
+    from hubsync.events import queued_event
+
+    if not rid.strip():
+        rid = "r"
+    queued = json.loads(dumps({**parse({"id": rid, "properties": properties}).to_message(), "source": "default"}))
+    fast = queued_event(queued)
+    assert fast is not None and fast == parse_event(queued, default_object_type="partner_services", now_ms=NOW)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW},  # no receivedAt: not queued by us
+        {"id": "1", "properties": {"a": 1}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
+        {"id": 1, "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
+        {"id": "1", "properties": {}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": "2020", "receivedAt": NOW},
+        [1, 2],
+    ],
+)
+def test_anything_not_shaped_as_the_receivers_message_takes_the_strict_path(raw: Any) -> None:
+    from hubsync.events import queued_event
+
+    assert queued_event(raw) is None
