@@ -9,8 +9,9 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hubsync.config import Settings
+from hubsync.exceptions import ConfigurationError
 from hubsync.factory import build_receiver
-from hubsync.receiver import Receiver, request_from_api_gateway
+from hubsync.receiver import Receiver, error, request_from_api_gateway
 
 logger = Logger()
 metrics = Metrics(namespace="hubsync")
@@ -29,8 +30,15 @@ def _service() -> Receiver:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = _service().handle(request_from_api_gateway(event), context)
     metrics.add_metric(name="WebhookRequests", unit=MetricUnit.Count, value=1)
+    try:
+        service = _service()
+    except ConfigurationError as exc:
+        # One clear line naming the variable; the sender gets a 503 and delivers again once it is fixed.
+        logger.error(f"configuration error: {exc.message}")
+        metrics.add_metric(name="ReceiverUnavailable", unit=MetricUnit.Count, value=1)
+        return error(503, "not_ready", "the receiver is not configured yet; retry later").to_api_gateway()
+    response = service.handle(request_from_api_gateway(event), context)
     if response.status == 202:
         metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=response.body["accepted"])
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(response.body["rejected"]))

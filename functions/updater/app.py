@@ -6,9 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from hubsync.config import Settings
+from hubsync.exceptions import ConfigurationError
 from hubsync.factory import build_updater
 from hubsync.updater import QueuedMessage, Updater, UpdateReport
 
@@ -22,7 +23,12 @@ _daily_limit_reported = False
 def _service() -> Updater:
     global _updater
     if _updater is None:
-        _updater = build_updater(Settings.from_env())
+        try:
+            _updater = build_updater(Settings.from_env())
+        except ConfigurationError as exc:
+            # One clear line naming the variable; the batch then fails whole and SQS keeps the events.
+            logger.error(f"configuration error: {exc.message}")
+            raise
     return _updater
 
 
@@ -43,6 +49,14 @@ def _record(report: UpdateReport) -> None:
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    # Per category and per HTTP status: one EMF document each, with its dimension.
+    for dimension, by_value, metric_name in (
+        ("Category", report.dead_lettered, "DeadLettered"),
+        ("Status", report.calls_by_status, "HubSpotCalls"),
+    ):
+        for key, count in by_value.items():
+            with single_metric(name=metric_name, unit=MetricUnit.Count, value=count, namespace="hubsync") as metric:
+                metric.add_dimension(name=dimension, value=str(key))
     if report.max_lag_ms is not None:
         metrics.add_metric(name="EndToEndLag", unit=MetricUnit.Milliseconds, value=report.max_lag_ms)
     if report.daily_limit_hit and not _daily_limit_reported:

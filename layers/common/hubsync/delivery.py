@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hubsync import dlq
@@ -49,6 +50,7 @@ class DeliveryStats:
     rate_limited: int = 0  # 429 answers
     auth_failures: int = 0  # 401/403 answers: the token, not the events
     retries: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)  # "200", "207", "429", "transport" ...
 
 
 def not_sent(traces: Any, cause: str, message: str) -> BatchOutcome:
@@ -178,4 +180,5 @@ class Delivery:
             self.stats.isolation_calls += int(isolating)
             self.stats.rate_limited += int(answer.status == 429)
             self.stats.auth_failures += int(answer.status in (401, 403))
+            self.stats.by_status[str(answer.status) if answer.status is not None else "transport"] += 1
         return answer

@@ -75,6 +75,7 @@ class UpdateReport:
     isolation_calls: int = 0
     rate_limited: int = 0
     auth_failures: int = 0
+    calls_by_status: Counter[str] = field(default_factory=Counter)
     applied_events: int = 0
     max_lag_ms: int | None = None  # receipt to application, the slowest applied event
     superseded_events: int = 0  # every value older than one already applied: nothing to send
@@ -143,7 +144,9 @@ class Updater:
         report.requests = len(requests)
         stats = self.delivery.stats
         before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures)
+        statuses_before = Counter(stats.by_status)
         outcomes = self._run_all(requests, remaining_seconds, report)
+        report.calls_by_status = stats.by_status - statuses_before
         report.calls = stats.calls - before[0]
         report.isolation_calls = stats.isolation_calls - before[1]
         report.rate_limited = stats.rate_limited - before[2]
