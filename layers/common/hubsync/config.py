@@ -33,6 +33,8 @@ UPDATER_MAX_CONCURRENCY = "UPDATER_MAX_CONCURRENCY"
 HUBSPOT_MAX_IN_FLIGHT = "HUBSPOT_MAX_IN_FLIGHT"
 RECORD_STATE_TABLE = "RECORD_STATE_TABLE"
 REDELIVERY_BASE_SECONDS = "REDELIVERY_BASE_SECONDS"
+DAILY_LIMIT_RECHECK_SECONDS = "DAILY_LIMIT_RECHECK_SECONDS"
+REQUEUE_DELAY_SECONDS = "REQUEUE_DELAY_SECONDS"
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_OBJECT_TYPE = "partner_services"
@@ -82,7 +84,8 @@ class Settings:
     WEBHOOK_SECRET_ARN, WEBHOOK_SECRETS, OBJECT_TYPE, MAX_RECEIVE_COUNT, HUBSPOT_TIMEOUT_SECONDS,
     SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
     WEBHOOK_SOURCES, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_SECONDS, HUBSPOT_RATE_LIMIT,
-    UPDATER_MAX_CONCURRENCY, HUBSPOT_MAX_IN_FLIGHT, RECORD_STATE_TABLE, REDELIVERY_BASE_SECONDS.
+    UPDATER_MAX_CONCURRENCY, HUBSPOT_MAX_IN_FLIGHT, RECORD_STATE_TABLE, REDELIVERY_BASE_SECONDS,
+    DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS.
     """
 
     queue_url: str | None = None
@@ -107,6 +110,8 @@ class Settings:
     hubspot_max_in_flight: int = DEFAULT_HUBSPOT_MAX_IN_FLIGHT
     record_state_table: str | None = None
     redelivery_base_seconds: int = DEFAULT_REDELIVERY_BASE_SECONDS
+    daily_limit_recheck_seconds: float = 600.0  # HubSpot's daily limit resets at midnight in the account's zone
+    requeue_delay_seconds: int = 900
 
     def __repr__(self) -> str:
         # The inline token and secrets (local use) must never reach a log line through repr().
@@ -146,4 +151,6 @@ class Settings:
             hubspot_max_in_flight=int(_number(env, HUBSPOT_MAX_IN_FLIGHT, DEFAULT_HUBSPOT_MAX_IN_FLIGHT, 1)),
             record_state_table=_text(env, RECORD_STATE_TABLE),
             redelivery_base_seconds=int(_number(env, REDELIVERY_BASE_SECONDS, DEFAULT_REDELIVERY_BASE_SECONDS, 0)),
+            daily_limit_recheck_seconds=_number(env, DAILY_LIMIT_RECHECK_SECONDS, 600.0, 0),
+            requeue_delay_seconds=int(_number(env, REQUEUE_DELAY_SECONDS, 900, 0)),
         )

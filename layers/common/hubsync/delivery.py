@@ -73,8 +73,10 @@ class Delivery:
         reserve_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        daily_recheck_seconds: float = DAILY_LIMIT_PROBE_SECONDS,
     ) -> None:
         self._hubspot = hubspot
+        self._daily_recheck = daily_recheck_seconds
         self._limiter = limiter
         self._policy = policy or RetryPolicy()
         self._call_seconds = call_seconds
@@ -112,7 +114,7 @@ class Delivery:
                 break
             outcome = interpret(answer, list(pending.values()))
             if not outcome.retry_now:
-                self._daily_limit_until = self._clock() + DAILY_LIMIT_PROBE_SECONDS
+                self._daily_limit_until = self._clock() + self._daily_recheck
             if outcome.unmatched_errors:
                 logger.warning("HubSpot reported %d errors naming no input we sent", outcome.unmatched_errors)
             if answer.status in _SPLITTABLE and outcome.whole_batch_rejected and len(pending) > 1:

@@ -132,9 +132,17 @@ def build_updater(settings: Settings) -> Updater:
     )
     # One limiter per container: every invocation and every request thread of this instance shares it.
     limiter = RateLimiter(
-        limit=settings.hubspot_rate_limit, instances=settings.updater_max_concurrency, max_in_flight=in_flight
+        limit=settings.hubspot_rate_limit,
+        instances=settings.updater_max_concurrency,
+        max_in_flight=in_flight,
+        daily_recheck_seconds=settings.daily_limit_recheck_seconds,
     )
-    delivery = Delivery(client, limiter, call_seconds=settings.hubspot_timeout_seconds + 3.05)
+    delivery = Delivery(
+        client,
+        limiter,
+        call_seconds=settings.hubspot_timeout_seconds + 3.05,
+        daily_recheck_seconds=settings.daily_limit_recheck_seconds,
+    )
     sqs = sqs_client()
     state = None
     if settings.record_state_table:
@@ -144,7 +152,12 @@ def build_updater(settings: Settings) -> Updater:
     else:
         logger.warning("RECORD_STATE_TABLE is not set: last-write-wins holds within a batch only")
     redelivery = (
-        Redelivery(sqs, settings.queue_url, base_seconds=settings.redelivery_base_seconds)
+        Redelivery(
+            sqs,
+            settings.queue_url,
+            base_seconds=settings.redelivery_base_seconds,
+            requeue_delay_seconds=settings.requeue_delay_seconds,
+        )
         if settings.queue_url
         else None
     )

@@ -40,8 +40,16 @@ class Redeliverable(Protocol):
 
 
 class Redelivery:
-    def __init__(self, sqs: SQSClient, queue_url: str, base_seconds: int = 30, max_seconds: int = 900) -> None:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queue_url: str,
+        base_seconds: int = 30,
+        max_seconds: int = 900,
+        requeue_delay_seconds: int = MAX_DELAY_SECONDS,
+    ) -> None:
         self._sqs = sqs
+        self.requeue_delay_seconds = requeue_delay_seconds
         self._queue_url = queue_url
         self._queue = QueueSender(sqs, queue_url)
         self._base = base_seconds
@@ -69,8 +77,9 @@ class Redelivery:
             if answer.get("Failed"):
                 logger.warning("could not shorten the retry wait of %d messages", len(answer["Failed"]))
 
-    def requeue(self, messages: Sequence[Redeliverable], delay_seconds: int = MAX_DELAY_SECONDS) -> set[str]:
+    def requeue(self, messages: Sequence[Redeliverable], delay_seconds: int | None = None) -> set[str]:
         """Sends each message's body again as a new, delayed message; returns the ids that could not be."""
-        delay = str(min(MAX_DELAY_SECONDS, max(0, delay_seconds)))
+        wanted = self.requeue_delay_seconds if delay_seconds is None else delay_seconds
+        delay = str(min(MAX_DELAY_SECONDS, max(0, wanted)))
         outgoing = [OutgoingMessage(m.message_id, m.body, delay_seconds=int(delay)) for m in messages]
         return {failure.key for failure in self._queue.send(outgoing)}
