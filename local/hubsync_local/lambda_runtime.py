@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hubsync_local.template import REPO_ROOT
@@ -38,8 +39,8 @@ class LambdaContext:
         return max(0, int((self._deadline - self._clock()) * 1000))
 
 
-def load_handler(function_dir: str, module: str = "app", attribute: str = "handler") -> Handler:
-    """A fresh copy of ``functions/<dir>/<module>.py``'s handler (its own module globals and caches).
+def load_module(function_dir: str, module: str = "app") -> ModuleType:
+    """A fresh copy of ``functions/<dir>/<module>.py`` (its own module globals and caches).
 
     Every handler file is called app.py, so each is loaded under a unique module name.
     """
@@ -48,6 +49,11 @@ def load_handler(function_dir: str, module: str = "app", attribute: str = "handl
     assert spec and spec.loader
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
-    handler = getattr(loaded, attribute)
+    return loaded
+
+
+def load_handler(function_dir: str, module: str = "app", attribute: str = "handler") -> Handler:
+    """The handler of a fresh copy of ``functions/<dir>/<module>.py``."""
+    handler = getattr(load_module(function_dir, module), attribute)
     assert callable(handler)
     return handler  # type: ignore[no-any-return]

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
-from standardwebhooks import Webhook
 
 from hubsync_local.aws import MotoServer, client
 from hubsync_local.cli import main
 from hubsync_local.stack import LocalStack, StackConfig
+from support.stack import post_signed, wait_for
 
 pytestmark = pytest.mark.e2e
 OBJECT = "partner_services"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -45,15 +33,7 @@ def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
 
 
 def post(stack: LocalStack, events: list[dict[str, Any]]) -> None:
-    body = json.dumps(events)
-    msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(stack.webhook_secrets[0]).sign(msg_id, now, body),
-    }
-    assert requests.post(stack.webhook_url, data=body, headers=headers, timeout=30).status_code == 202
+    assert post_signed(stack, json.dumps(events)).status_code == 202
 
 
 def hubsync(capsys: Any, *args: str) -> tuple[int, str]:

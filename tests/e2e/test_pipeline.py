@@ -9,34 +9,23 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from standardwebhooks import Webhook
 
 from hubsync.dlq import unwrap
 from hubsync.replay import Replayer
 from hubsync_local.aws import MotoServer
 from hubsync_local.stack import LocalStack, StackConfig
 from support.aws import receive_all
+from support.stack import post_signed, wait_for
 
 pytestmark = pytest.mark.e2e
 OBJECT = "partner_services"
 T0 = 1_764_000_000_000
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -55,16 +44,7 @@ def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
 
 
 def post(stack: LocalStack, events: list[dict[str, Any]], msg_id: str | None = None) -> requests.Response:
-    body = json.dumps({"events": events})
-    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(stack.webhook_secrets[0]).sign(msg_id, now, body),
-    }
-    return requests.post(stack.webhook_url, data=body.encode(), headers=headers, timeout=30)
+    return post_signed(stack, json.dumps({"events": events}), msg_id)
 
 
 def drained(stack: LocalStack) -> bool:
@@ -114,7 +94,7 @@ def test_webhook_to_hubspot_with_lww_minimal_calls_dlq_and_replay(stack: LocalSt
     poller.handler = measured
     poller.batch_size = 420  # every valid event in one flush, as a full batching window would give
     poller.start()
-    wait_for(lambda: drained(stack) and bool(flushes), what="the queue to drain")
+    wait_for(lambda: drained(stack) and bool(flushes), "the queue to drain")
 
     # HubSpot's state is the last-write-wins result of the applied events.
     latest: dict[str, dict[str, tuple[int, str]]] = {}

@@ -12,16 +12,15 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
-from standardwebhooks import Webhook
 
 from hubsync_local.aws import MotoServer, client
 from hubsync_local.stack import LocalStack, StackConfig
 from support.aws import receive_all
+from support.stack import post_signed
 
 pytestmark = pytest.mark.e2e
 TOKEN = "pat-na1-" + uuid.uuid4().hex
@@ -47,15 +46,7 @@ def stack(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def post(stack: LocalStack, body: bytes, secret: str = SECRET) -> requests.Response:
-    msg_id = f"msg_{uuid.uuid4().hex}"
-    now = datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, now, body.decode()),
-    }
-    return requests.post(stack.webhook_url, data=body, headers=headers, timeout=30)
+    return post_signed(stack, body.decode(), secret=secret)
 
 
 def wait_for_dlq(stack: LocalStack, count: int) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import LambdaContext
-from support.aws import Queues, receive_all
+from support.aws import Queues, create_table, receive_all
 
 SECRET = "whsec_" + base64.b64encode(b"corpus-secret-0123456789").decode()
 WRONG = "whsec_" + base64.b64encode(b"another-secret-012345678").decode()
@@ -276,15 +276,7 @@ def _dt(at: int) -> Any:
 
 @pytest.fixture
 def receiver(sqs_client: Any, queues: Queues, aws_env: str) -> Receiver:
-    from hubsync_local.aws import client
-
-    table = f"corpus-{uuid.uuid4().hex[:8]}"
-    client("dynamodb", aws_env).create_table(
-        TableName=table,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table(aws_env, "corpus", "id")
     return Receiver(
         parse_sources(None),
         SourceVerifiers(Settings(webhook_secrets=SECRET), SecretCache()),

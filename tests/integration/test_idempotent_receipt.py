@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from hubsync.secrets import SecretCache
 from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.lambda_runtime import LambdaContext
-from support.aws import Queues, receive_all
+from support.aws import Queues, create_table, receive_all
 
 SECRET = "whsec_" + base64.b64encode(b"idempotency-secret-00000").decode()
 BODY = (
@@ -30,17 +29,7 @@ BODY = (
 
 @pytest.fixture
 def table(aws_env: str) -> str:
-    from hubsync_local.aws import client
-
-    name = f"idem-{uuid.uuid4().hex[:8]}"
-    dynamodb = client("dynamodb", aws_env)
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_table(aws_env, "idem", "id")
 
 
 def request(body: bytes = BODY, msg_id: str = "msg_1", extra: dict[str, str] | None = None) -> HttpRequest:

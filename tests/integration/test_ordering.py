@@ -6,7 +6,6 @@ import json
 import random
 import threading
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from hubsync.sqs import QueueSender
 from hubsync.updater import QueuedMessage, Updater
 from hubsync_local.aws import client
 from hubsync_local.simulator import HubSpotSimulator
-from support.aws import Queues
+from support.aws import Queues, create_table
 
 TOKEN = "sim-token"
 OBJECT = "partner_services"
@@ -28,14 +27,7 @@ T0 = 1_764_000_000_000
 
 @pytest.fixture
 def table(aws_env: str) -> str:
-    name = f"state-{uuid.uuid4().hex[:8]}"
-    client("dynamodb", aws_env).create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "record", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "record", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_table(aws_env, "state", "record")
 
 
 def updater(

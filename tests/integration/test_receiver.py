@@ -167,12 +167,15 @@ def test_handler_reads_secrets_from_secrets_manager_and_follows_rotation(
     assert not any(s in logs or s in json.dumps(answer) for s in secret_material)
 
 
-def test_a_configuration_error_is_one_clear_log_line_and_a_503(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_a_configuration_error_is_one_clear_log_line_and_a_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubsync_local.lambda_runtime import load_module
+
     monkeypatch.delenv("QUEUE_URL", raising=False)
     monkeypatch.setenv("WEBHOOK_SECRETS", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    handler = load_handler("receiver")
-    answer = handler(signed_event(b'{"id": "1", "properties": {"a": "1"}}'), LambdaContext("receiver", 10))
+    app = load_module("receiver")
+    errors: list[str] = []
+    monkeypatch.setattr(app.logger, "error", lambda message, *args, **kwargs: errors.append(message))
+    answer = app.handler(signed_event(b'{"id": "1", "properties": {"a": "1"}}'), LambdaContext("receiver", 10))
     assert answer["statusCode"] == 503 and json.loads(answer["body"])["error"] == "not_ready"
-    errors = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level":"ERROR"' in line]
-    assert [e["message"] for e in errors] == ["configuration error: QUEUE_URL is not set"]
+    assert errors == ["configuration error: QUEUE_URL is not set"]

@@ -10,7 +10,6 @@ request). The few paths moto cannot reach use botocore's Stubber, at the end of 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from hubsync.recordstate import (
     superseded,
 )
 from hubsync_local.aws import REGION, client, free_port
+from support.aws import create_table
 
 START = 1_700_000_000.0
 LEASE_SECONDS = 30.0
@@ -58,13 +58,7 @@ def dynamodb(aws_env: str) -> Any:
 
 @pytest.fixture
 def table(dynamodb: Any) -> Iterator[str]:
-    name = f"record-state-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "record", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "record", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table(dynamodb.meta.endpoint_url, "record-state", "record")
     yield name
     dynamodb.delete_table(TableName=name)
 

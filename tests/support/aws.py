@@ -12,7 +12,16 @@ import pytest
 
 from hubsync_local.aws import MotoServer, aws_environment, client
 
-__all__ = ["Queues", "aws_env", "moto_server", "queues", "receive_all", "secretsmanager_client", "sqs_client"]
+__all__ = [
+    "Queues",
+    "aws_env",
+    "create_table",
+    "moto_server",
+    "queues",
+    "receive_all",
+    "secretsmanager_client",
+    "sqs_client",
+]
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +99,15 @@ def receive_all(sqs: Any, queue_url: str, delete: bool = True) -> list[dict[str,
             ]
             sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
     return messages
+
+
+def create_table(endpoint_url: str, prefix: str, key: str) -> str:
+    """A fresh on-demand DynamoDB table with a string partition key ``key``; returns its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client("dynamodb", endpoint_url).create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from hubsync.exceptions import ConfigurationError
-from hubsync.secrets import SecretCache, parse_secret_list, parse_token
+from hubsync.secrets import SecretCache, parse_token
+from hubsync.sources import parse_source_secrets
 
 
 class FakeSecretsManager:
@@ -41,15 +42,16 @@ def test_unreadable_secret_is_a_configuration_error_naming_the_secret_not_its_va
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('["whsec_a", "whsec_b"]', ["whsec_a", "whsec_b"]),
-        ('{"secrets": ["whsec_a"]}', ["whsec_a"]),
-        ("whsec_a whsec_b", ["whsec_a", "whsec_b"]),
-        ("whsec_a,whsec_b", ["whsec_a", "whsec_b"]),
-        ("[]", []),
+        ('["whsec_a", "whsec_b"]', {"default": ["whsec_a", "whsec_b"]}),
+        ('{"secrets": ["whsec_a"]}', {"default": ["whsec_a"]}),
+        ("whsec_a whsec_b", {"default": ["whsec_a", "whsec_b"]}),
+        ("whsec_a,whsec_b", {"default": ["whsec_a", "whsec_b"]}),
+        ("[]", {"default": []}),
+        ('{"github": "s1", "default": ["whsec_a"]}', {"github": ["s1"], "default": ["whsec_a"]}),
     ],
 )
-def test_webhook_secret_formats(text: str, expected: list[str]) -> None:
-    assert parse_secret_list(text) == expected
+def test_webhook_secret_formats(text: str, expected: dict[str, list[str]]) -> None:
+    assert parse_source_secrets(text) == expected
 
 
 def test_token_formats() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hubsync.exceptions import ConfigurationError
 
@@ -48,22 +48,6 @@ class SecretCache:
             raise ConfigurationError(f"cannot read secret {arn}: {type(exc).__name__}") from exc
         self._cache[arn] = (now, value)
         return value
-
-
-def parse_secret_list(text: str) -> list[str]:
-    """Webhook secrets from a JSON list (or {"secrets": [...]}) or a space/comma-separated string."""
-    text = text.strip()
-    if text.startswith(("[", "{")):
-        try:
-            document: Any = json.loads(text)
-        except ValueError:
-            raise ConfigurationError("the webhook secret is not valid JSON") from None
-        if isinstance(document, dict):
-            document = document.get("secrets", [])
-        if not isinstance(document, list) or not all(isinstance(s, str) for s in document):
-            raise ConfigurationError("the webhook secret must be a JSON list of strings")
-        return [s.strip() for s in document if s.strip()]
-    return [s for s in text.replace(",", " ").split() if s]
 
 
 def parse_token(text: str) -> str:
