@@ -35,7 +35,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class MotoServer:
-    """moto's server mode in a child process (its own interpreter: no GIL shared with the functions)."""
+    """moto's server mode in a child process (its own interpreter: no GIL shared with the functions),
+    with its DynamoDB requests made atomic (see hubsync_local.moto_main)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
@@ -48,7 +49,7 @@ class MotoServer:
 
     def start(self, timeout_seconds: float = 30.0) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "hubsync_local.moto_main", self.host, str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **FAKE_CREDENTIALS},

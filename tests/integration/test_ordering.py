@@ -41,35 +41,10 @@ def updater(
         reserve_seconds=1,
         sleep=lambda _: None,
     )
-    state = RecordStateStore(table, owner=owner, client=AtomicDynamoDB(client("dynamodb", aws_env)))
+    state = RecordStateStore(table, owner=owner, client=client("dynamodb", aws_env))
     return Updater(
         delivery, QueueSender(sqs, queues.dlq_url), default_object_type=OBJECT, max_receive_count=receives, state=state
     )
-
-
-class AtomicDynamoDB:
-    """Serialises DynamoDB calls across the test's instances.
-
-    moto's TransactWriteItems is not atomic against concurrent requests: a cancelled transaction
-    restores a snapshot of the whole table taken when it began, undoing leases another instance wrote
-    meanwhile. DynamoDB itself applies each transaction atomically; one lock around the emulator's
-    calls gives the test that guarantee back (the instances still race at HubSpot).
-    """
-
-    _lock = threading.Lock()
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.exceptions = client.exceptions
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return method(*args, **kwargs)
-
-        return call
 
 
 def batch(*events: tuple[str, int, dict[str, str]], prefix: str = "m") -> list[QueuedMessage]:
