@@ -9,7 +9,7 @@ BASE_PYTHON = $(shell scripts/find-python)
 # Template checks run offline: SAM and cfn-lint only need a region and some credentials to exist.
 OFFLINE_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: run test unit lint typecheck pytest template bench clean setup
+.PHONY: run test unit lint typecheck pytest template bench clean setup chaos
 
 setup: $(VENV)/.installed
 
@@ -55,6 +55,10 @@ template: $(VENV)/.installed $(SAMVENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# The fault suite at full size (make test runs it with 600 events over 80 records); -s prints its report.
+chaos: $(VENV)/.installed
+	CHAOS_EVENTS=4000 CHAOS_RECORDS=300 $(VENV)/bin/pytest tests/chaos -s --timeout=900
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
