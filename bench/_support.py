@@ -5,6 +5,8 @@ Everything talks to 127.0.0.1 only. Child processes are stopped by whoever start
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import select
@@ -13,7 +15,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -171,3 +174,43 @@ class SimulatorProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterator[None]:
+    """os.environ with ``values`` set and ``remove`` unset, restored afterwards (the handlers read it)."""
+    saved = dict(os.environ)
+    for name in remove:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def sqs_event(bodies: Sequence[str], first: int = 0, queue: str = "hubsync-events") -> dict[str, Any]:
+    """The SQS event Lambda hands the updater for these message bodies (first receive)."""
+    sent = str(now_ms())
+    attributes = {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": sent,
+        "SenderId": "AROAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": sent,
+    }
+    records = [
+        {
+            "messageId": str(uuid.uuid4()),
+            "receiptHandle": f"handle-{first + i}",
+            "body": body,
+            "attributes": dict(attributes),
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+            "awsRegion": "us-east-1",
+        }
+        for i, body in enumerate(bodies)
+    ]
+    return {"Records": records}

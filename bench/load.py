@@ -29,7 +29,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import math
@@ -53,9 +52,11 @@ from bench._support import (
     TOKEN,
     Headline,
     SimulatorProcess,
+    environment,
     event_body,
     now_ms,
     record_ids,
+    sqs_event,
     table,
 )
 from hubsync_local.aws import MotoServer, aws_environment, client, free_port
@@ -467,45 +468,6 @@ def drain_targets() -> list[str]:
     return targets
 
 
-def sqs_event(bodies: list[str], first: int) -> dict[str, Any]:
-    """The SQS event Lambda hands the updater for these message bodies."""
-    sent = str(now_ms())
-    attributes = {
-        "ApproximateReceiveCount": "1",
-        "SentTimestamp": sent,
-        "SenderId": "AROAEXAMPLE",
-        "ApproximateFirstReceiveTimestamp": sent,
-    }
-    records = [
-        {
-            "messageId": str(uuid.uuid4()),
-            "receiptHandle": f"handle-{first + i}",
-            "body": body,
-            "attributes": attributes,
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hubsync-local-events",
-            "awsRegion": "us-east-1",
-        }
-        for i, body in enumerate(bodies)
-    ]
-    return {"Records": records}
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str], remove: tuple[str, ...]) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name in remove:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _emf_sum(text: str, metric: str) -> int:
     """The sum of one metric over the EMF documents the handler printed."""
     total = 0
@@ -598,7 +560,7 @@ def run_drain() -> dict[str, Any]:
             # its own, so the logs go to this run's sink (not to a sink an earlier benchmark closed).
             "POWERTOOLS_SERVICE_NAME": f"updater-load-{uuid.uuid4().hex[:8]}",
         }
-        with _environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
+        with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
             result = drain(sim, targets, batches, batch_size, timeout)
         result["dlq"] = _depth(sqs, dlq_url)
     return {**result, "batch_size": batch_size, "batches": batches}

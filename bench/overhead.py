@@ -25,20 +25,30 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import os
 import statistics
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import requests
 from hubspot import HubSpot
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from bench._support import OBJECT, TOKEN, Headline, SimulatorProcess, event_body, now_ms, record_ids, spread, table
+from bench._support import (
+    OBJECT,
+    TOKEN,
+    Headline,
+    SimulatorProcess,
+    environment,
+    event_body,
+    now_ms,
+    record_ids,
+    spread,
+    sqs_event,
+    table,
+)
 from hubsync.batching import merge, plan_requests
 from hubsync.events import loads, parse_event, queued_event
 from hubsync.updater import QueuedMessage
@@ -62,27 +72,7 @@ def build_events() -> tuple[list[str], dict[str, Any]]:
     bodies = [
         event_body(rid, start + i, property_string=f"v{i}", property_number=str(i)) for i, rid in enumerate(targets)
     ]
-    sent = str(now_ms())
-    records = [
-        {
-            "messageId": str(uuid.uuid4()),
-            "receiptHandle": f"handle-{i}",
-            "body": body,
-            "attributes": {
-                "ApproximateReceiveCount": "1",
-                "SentTimestamp": sent,
-                "SenderId": "AROAEXAMPLE",
-                "ApproximateFirstReceiveTimestamp": sent,
-            },
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hubsync-events",
-            "awsRegion": "us-east-1",
-        }
-        for i, body in enumerate(bodies)
-    ]
-    return bodies, {"Records": records}
+    return bodies, sqs_event(bodies)
 
 
 def merged_requests(bodies: list[str]) -> list[list[Any]]:
@@ -90,19 +80,6 @@ def merged_requests(bodies: list[str]) -> list[list[Any]]:
     now = now_ms()
     events = [(parse_event(loads(body), default_object_type=OBJECT, now_ms=now), None) for body in bodies]
     return [request.payload() for request in plan_requests(merge(events))]
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name in remove:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def handler_case(url: str, event: dict[str, Any], sink: Any) -> Callable[[], None]:
