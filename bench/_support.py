@@ -214,3 +214,21 @@ def sqs_event(bodies: Sequence[str], first: int = 0, queue: str = "hubsync-event
         for i, body in enumerate(bodies)
     ]
     return {"Records": records}
+
+
+def updater_environment(endpoint_url: str, dlq_url: str, service: str) -> dict[str, str]:
+    """The updater's variables for a benchmark: the emulator, a DLQ, the simulator's token, a limit too high
+    to pace anything (its header reading still runs), INFO logs under a Powertools service name of its own
+    (Powertools keeps one logger per service, bound to the stream of its first load)."""
+    from hubsync_local.aws import aws_environment
+
+    return {
+        **aws_environment(endpoint_url),
+        "DLQ_URL": dlq_url,
+        "HUBSPOT_ACCESS_TOKEN": TOKEN,
+        "HUBSPOT_RATE_LIMIT": "1000000",
+        "UPDATER_MAX_CONCURRENCY": "1",
+        "HUBSPOT_MAX_IN_FLIGHT": "4",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_SERVICE_NAME": service,
+    }

@@ -49,7 +49,6 @@ from bench._support import (
     FIRST_RECORD_ID,
     OBJECT,
     ROOT,
-    TOKEN,
     Headline,
     SimulatorProcess,
     environment,
@@ -58,8 +57,9 @@ from bench._support import (
     record_ids,
     sqs_event,
     table,
+    updater_environment,
 )
-from hubsync_local.aws import MotoServer, aws_environment, client, free_port
+from hubsync_local.aws import MotoServer, client, free_port
 from hubsync_local.lambda_runtime import LambdaContext, load_handler
 from hubsync_local.stack import new_webhook_secret
 from hubsync_local.template import Template
@@ -548,18 +548,8 @@ def run_drain() -> dict[str, Any]:
     ):
         sqs = client("sqs", moto.url)
         dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
-        settings = {
-            **aws_environment(moto.url),
-            "DLQ_URL": dlq_url,
-            "HUBSPOT_ACCESS_TOKEN": TOKEN,
-            "HUBSPOT_RATE_LIMIT": "1000000",
-            "UPDATER_MAX_CONCURRENCY": "1",
-            "HUBSPOT_MAX_IN_FLIGHT": "4",
-            "LOG_LEVEL": "INFO",
-            # Powertools keeps one logger per service name, bound to the stream of its first load: a name of
-            # its own, so the logs go to this run's sink (not to a sink an earlier benchmark closed).
-            "POWERTOOLS_SERVICE_NAME": f"updater-load-{uuid.uuid4().hex[:8]}",
-        }
+        # A service name of its own, so the logs go to this run's sink (not one an earlier benchmark closed).
+        settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
         with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
             result = drain(sim, targets, batches, batch_size, timeout)
         result["dlq"] = _depth(sqs, dlq_url)

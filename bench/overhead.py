@@ -48,11 +48,12 @@ from bench._support import (
     spread,
     sqs_event,
     table,
+    updater_environment,
 )
 from hubsync.batching import merge, plan_requests
 from hubsync.events import loads, parse_event, queued_event
 from hubsync.updater import QueuedMessage
-from hubsync_local.aws import MotoServer, aws_environment, client
+from hubsync_local.aws import MotoServer, client
 from hubsync_local.lambda_runtime import LambdaContext, load_handler
 
 EVENTS = 10_000
@@ -196,16 +197,7 @@ def run() -> dict[str, Any]:
         SimulatorProcess(ids, *HEADERS_ONLY_LIMIT, "--latency-ms", str(LATENCY_MS)) as slow,
     ):
         dlq_url = client("sqs", moto.url).create_queue(QueueName="bench-updater-dlq")["QueueUrl"]
-        settings = {
-            **aws_environment(moto.url),
-            "DLQ_URL": dlq_url,
-            "HUBSPOT_ACCESS_TOKEN": TOKEN,
-            "HUBSPOT_RATE_LIMIT": "1000000",
-            "UPDATER_MAX_CONCURRENCY": "1",
-            "HUBSPOT_MAX_IN_FLIGHT": "4",
-            "LOG_LEVEL": "INFO",
-            "POWERTOOLS_SERVICE_NAME": "updater",
-        }
+        settings = updater_environment(moto.url, dlq_url, "updater")
         with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
             hubsync_fast = handler_case(fast.url, event, sink)
             hubsync_slow = handler_case(slow.url, event, sink)

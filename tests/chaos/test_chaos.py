@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -47,18 +46,17 @@ from chaos_harness import (
 )
 
 from hubsync_local.aws import MotoServer
-from hubsync_local.stack import LocalStack, StackConfig
+from hubsync_local.stack import LocalStack
+from support.stack import stack_config
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def chaos_stack(moto_server: MotoServer) -> Iterator[LocalStack]:
-    config = StackConfig(
-        stack_name=f"chaos-{uuid.uuid4().hex[:8]}",
-        gateway_port=None,
-        simulator_port=None,
-        aws_endpoint_url=moto_server.url,
+    config = stack_config(
+        moto_server.url,
+        "chaos",
         visibility_timeout=2,  # a crashed batch comes back after 2 s
         window_seconds=0.5,
         extra_environment=FUNCTION_ENVIRONMENT,

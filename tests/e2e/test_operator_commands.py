@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +10,8 @@ import pytest
 
 from hubsync_local.aws import MotoServer, client
 from hubsync_local.cli import main
-from hubsync_local.stack import LocalStack, StackConfig
-from support.stack import post_signed, wait_for
+from hubsync_local.stack import LocalStack
+from support.stack import post_signed, stack_config, wait_for
 
 pytestmark = pytest.mark.e2e
 OBJECT = "partner_services"
@@ -20,11 +19,9 @@ OBJECT = "partner_services"
 
 @pytest.fixture
 def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
-    config = StackConfig(
-        stack_name=f"ops-{uuid.uuid4().hex[:8]}",
-        gateway_port=None,
-        simulator_port=None,
-        aws_endpoint_url=moto_server.url,
+    config = stack_config(
+        moto_server.url,
+        "ops",
         visibility_timeout=2,
         window_seconds=0.2,
     )

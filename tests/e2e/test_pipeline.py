@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +18,9 @@ import requests
 from hubsync.dlq import unwrap
 from hubsync.replay import Replayer
 from hubsync_local.aws import MotoServer
-from hubsync_local.stack import LocalStack, StackConfig
+from hubsync_local.stack import LocalStack
 from support.aws import receive_all
-from support.stack import post_signed, wait_for
+from support.stack import post_signed, stack_config, wait_for
 
 pytestmark = pytest.mark.e2e
 OBJECT = "partner_services"
@@ -30,11 +29,9 @@ T0 = 1_764_000_000_000
 
 @pytest.fixture
 def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
-    config = StackConfig(
-        stack_name=f"e2e-{uuid.uuid4().hex[:8]}",
-        gateway_port=None,
-        simulator_port=None,
-        aws_endpoint_url=moto_server.url,
+    config = stack_config(
+        moto_server.url,
+        "e2e",
         visibility_timeout=5,
         window_seconds=30,
         start_poller=False,

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from hubsync_local.aws import MotoServer, client
-from hubsync_local.stack import LocalStack, StackConfig
+from hubsync_local.stack import LocalStack
 from support.aws import receive_all
-from support.stack import post_signed
+from support.stack import post_signed, stack_config
 
 pytestmark = pytest.mark.e2e
 TOKEN = "pat-na1-" + uuid.uuid4().hex
@@ -31,11 +31,9 @@ SECRET = "whsec_" + base64.b64encode(uuid.uuid4().bytes + b"8bytes!!").decode()
 @pytest.fixture
 def stack(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     monkeypatch.setenv("HUBSPOT_SIMULATOR_TOKEN", TOKEN)
-    config = StackConfig(
-        stack_name=f"hyg-{uuid.uuid4().hex[:8]}",
-        gateway_port=None,
-        simulator_port=None,
-        aws_endpoint_url=moto_server.url,
+    config = stack_config(
+        moto_server.url,
+        "hyg",
         webhook_secrets=[SECRET],
         visibility_timeout=1,
         window_seconds=0.5,

@@ -6,11 +6,12 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from standardwebhooks import Webhook
 
-from hubsync_local.stack import LocalStack
+from hubsync_local.stack import LocalStack, StackConfig
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
@@ -36,3 +37,14 @@ def post_signed(
         "webhook-signature": Webhook(secret or stack.webhook_secrets[0]).sign(msg_id, now, body),
     }
     return requests.post(stack.webhook_url, data=body.encode(), headers=headers, timeout=30)
+
+
+def stack_config(endpoint_url: str, prefix: str, **settings: Any) -> StackConfig:
+    """A local stack for a test: a unique stack name, free ports, the session's emulator, then ``settings``."""
+    return StackConfig(
+        stack_name=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        gateway_port=None,
+        simulator_port=None,
+        aws_endpoint_url=endpoint_url,
+        **settings,
+    )
