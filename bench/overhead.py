@@ -135,13 +135,10 @@ def read_and_merge_case(event: dict[str, Any]) -> Callable[[], None]:
 
     def read() -> None:
         now = now_ms()
-        messages = [QueuedMessage.from_record(record) for record in event["Records"]]
         contributions = []
-        for m in messages:  # as the updater reads them: the receiver's messages take the fast path
-            parsed = json.loads(m.body)
-            contributions.append(
-                (queued_event(parsed) or parse_event(parsed, default_object_type=OBJECT, now_ms=now), m)
-            )
+        for m in map(QueuedMessage.from_record, event["Records"]):  # as the updater reads them
+            queued = queued_event(m.body)
+            contributions.append((queued or parse_event(json.loads(m.body), default_object_type=OBJECT, now_ms=now), m))
         plan_requests(merge(contributions))
 
     return read

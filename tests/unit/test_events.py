@@ -243,9 +243,12 @@ def test_the_updaters_fast_path_reads_what_the_receiver_queued_exactly(propertie
 
     if not rid.strip():
         rid = "r"
-    queued = json.loads(dumps({**parse({"id": rid, "properties": properties}).to_message(), "source": "default"}))
-    fast = queued_event(queued)
-    assert fast is not None and fast == parse_event(queued, default_object_type="partner_services", now_ms=NOW)
+    body = dumps({**parse({"id": rid, "properties": properties}).to_message(), "source": "default"})
+    fast = queued_event(body)
+    assert fast is not None and fast == parse_event(
+        json.loads(body), default_object_type="partner_services", now_ms=NOW
+    )
+    assert fast.to_message() == json.loads(body)
 
 
 @pytest.mark.parametrize(
@@ -256,10 +259,28 @@ def test_the_updaters_fast_path_reads_what_the_receiver_queued_exactly(propertie
         {"id": 1, "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
         {"id": "1", "properties": {}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
         {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": "2020", "receivedAt": NOW},
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": True, "receivedAt": NOW},
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": 1.5},
+        {"id": "", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
+        {"id": "1", "properties": {"a": None}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
+        {"id": "1", "properties": {"a": "1"}, "occurredAt": NOW, "receivedAt": NOW},  # no objectType
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW, "idProperty": 7},
+        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW, "webhookId": 7},
         [1, 2],
+        "not json",
     ],
 )
 def test_anything_not_shaped_as_the_receivers_message_takes_the_strict_path(raw: Any) -> None:
     from hubsync.events import queued_event
 
-    assert queued_event(raw) is None
+    assert queued_event(raw if raw == "not json" else dumps(raw)) is None
+
+
+def test_the_fast_path_refuses_what_is_not_one_json_document() -> None:
+    from hubsync.events import queued_event
+
+    good = dumps({"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW})
+    assert queued_event(good) is not None
+    assert '"a":"1"' in good
+    for body in (good + " x", good + good, good[:-1], good.replace('"a":"1"', '"a":"\\ud800"')):
+        assert queued_event(body) is None

@@ -55,18 +55,28 @@ def merge(contributions: Iterable[tuple[Event, S]]) -> list[MergedInput[S]]:
     when its time is not older (so among equal times the later arrival wins).
     """
     records: dict[tuple[str, str, str], MergedInput[S]] = {}
-    for event, source in contributions:
-        key = event.record_key
+    for contribution in contributions:
+        event = contribution[0]
+        key = (event.object_type, event.id_property or "", event.id)  # event.record_key, inlined: hot loop
         merged = records.get(key)
-        if merged is None:
-            merged = records[key] = MergedInput(event.object_type, event.id_property, event.id)
         at = event.occurred_at
+        if merged is None:
+            properties = event.properties
+            records[key] = MergedInput(
+                event.object_type,
+                event.id_property,
+                event.id,
+                dict(properties),
+                dict.fromkeys(properties, at),
+                [contribution],
+            )
+            continue
         values, times = merged.properties, merged.property_times
         for name, value in event.properties.items():
             if at >= times.get(name, at):
                 values[name] = value
                 times[name] = at
-        merged.sources.append((event, source))
+        merged.sources.append(contribution)
     return list(records.values())
 
 

@@ -1,24 +1,33 @@
-"""The transport to HubSpot's CRM batch API: one pooled ``requests`` session, timeouts, no policy.
+"""The transport to HubSpot's CRM batch API: one urllib3 connection pool, timeouts, no policy.
 
 What an answer means (applied, failed, retry) is decided in ``hubsync.outcomes``; when to retry in
 ``hubsync.retry``. This module never raises for an HTTP status or a network error: it returns a
 ``HubSpotAnswer`` that says what happened, so callers decide.
+
+urllib3 rather than requests: requests is a session layer over this same pool, and that layer
+(settings merging, proxy lookups in the environment, hooks, response wrapping) cost more CPU per
+call than everything else the updater does per request (bench/overhead.py); nothing of it is
+needed for one host, one content type and no redirects. JSON goes through msgspec, in C.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import msgspec
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from hubsync.types import BatchInput
 
 TIMEOUT = "TIMEOUT"
 CONNECTION = "CONNECTION"
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -43,28 +52,27 @@ class HubSpotClient:
     """Calls ``POST /crm/v3/objects/{objectType}/batch/update`` and friends.
 
     ``token`` is a string or a callable returning one (so a cached secret can rotate).
-    Safe to share between threads: requests' Session with an explicit pool.
+    Safe to share between threads: urllib3's pool hands each request its own connection.
     """
 
     def __init__(
         self,
         base_url: str,
         token: str | Callable[[], str],
-        session: requests.Session | None = None,
         timeout_seconds: float = 20.0,
         connect_timeout_seconds: float = 3.05,
         pool_size: int = 10,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._prefix = urlsplit(self.base_url).path
         self._token = token
-        self._timeout = (connect_timeout_seconds, timeout_seconds)
-        if session is None:
-            session = requests.Session()
-            # Retries belong to hubsync's policy, not to urllib3: max_retries=0.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self._session = session
+        # Retries and redirects belong to hubsync's policy, not to urllib3: both off.
+        self._pool = urllib3.connection_from_url(
+            self.base_url,
+            maxsize=pool_size,
+            timeout=urllib3.Timeout(connect=connect_timeout_seconds, read=timeout_seconds),
+            retries=False,
+        )
 
     def _headers(self) -> dict[str, str]:
         token = self._token() if callable(self._token) else self._token
@@ -76,29 +84,29 @@ class HubSpotClient:
         }
 
     def batch_update(self, object_type: str, inputs: Sequence[BatchInput]) -> HubSpotAnswer:
-        return self.post(f"/crm/v3/objects/{object_type}/batch/update", {"inputs": list(inputs)})
+        return self.post(f"/crm/v3/objects/{object_type}/batch/update", {"inputs": inputs})
 
     def post(self, path: str, payload: Any) -> HubSpotAnswer:
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return self._send("POST", path, data)
+        return self._send("POST", path, _encode(payload))
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> HubSpotAnswer:
-        return self._send("GET", path, None, params)
+        return self._send("GET", f"{path}?{urlencode(params)}" if params else path, None)
 
-    def _send(
-        self, method: str, path: str, data: bytes | None, params: Mapping[str, str] | None = None
-    ) -> HubSpotAnswer:
+    def _send(self, method: str, path: str, data: bytes | None) -> HubSpotAnswer:
         try:
-            response = self._session.request(
-                method, self.base_url + path, data=data, params=params, headers=self._headers(), timeout=self._timeout
+            response = self._pool.urlopen(
+                method, self._prefix + path, body=data, headers=self._headers(), redirect=False, preload_content=True
             )
-        except requests.Timeout as exc:
+        except NewConnectionError:  # a subclass of the connect timeout, but nothing answered at all
+            return HubSpotAnswer(None, transport_error=CONNECTION, detail=f"{method} {path}: NewConnectionError")
+        except TimeoutError as exc:
             return HubSpotAnswer(None, transport_error=TIMEOUT, detail=f"{method} {path}: {type(exc).__name__}")
-        except requests.RequestException as exc:
+        except HTTPError as exc:
             return HubSpotAnswer(None, transport_error=CONNECTION, detail=f"{method} {path}: {type(exc).__name__}")
+        content = response.data
         try:
-            body = response.json() if response.content else None
-        except ValueError:
+            body = _decode(content) if content else None
+        except msgspec.DecodeError:
             body = None
-        detail = "" if body is not None else response.text[:300]
-        return HubSpotAnswer(response.status_code, body, dict(response.headers), None, detail)
+        detail = "" if body is not None else content[:300].decode("utf-8", "replace")
+        return HubSpotAnswer(response.status, body, dict(response.headers), None, detail)

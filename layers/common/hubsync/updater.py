@@ -13,7 +13,6 @@ re-queue fails is reported as failed, so it is never acknowledged unaccounted fo
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -39,28 +38,58 @@ LEASED = "LEASED"
 STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
 
 
-@dataclass(slots=True)
 class QueuedMessage:
-    """The parts of an SQS record the updater uses (read-only; not frozen: built per message on the hot path)."""
+    """The parts of an SQS record the updater uses (read-only).
 
-    message_id: str
-    body: str
-    receive_count: int = 1
-    sent_at: int | None = None
-    receipt_handle: str | None = None
+    One is made for every message of a batch, so ``from_record`` only takes the id and the body; the
+    attributes that only failing messages need (receive count, sent time, receipt handle) are read
+    from the record when asked for."""
+
+    __slots__ = ("_receipt_handle", "_receive_count", "_record", "_sent_at", "body", "message_id")
+
+    def __init__(
+        self,
+        message_id: str,
+        body: str,
+        receive_count: int = 1,
+        sent_at: int | None = None,
+        receipt_handle: str | None = None,
+    ) -> None:
+        self.message_id = message_id
+        self.body = body
+        self._record: SqsRecord | None = None
+        self._receive_count = receive_count
+        self._sent_at = sent_at
+        self._receipt_handle = receipt_handle
 
     @classmethod
     def from_record(cls, record: SqsRecord) -> QueuedMessage:
-        attributes = record.get("attributes") or {}
-        count = attributes.get("ApproximateReceiveCount", "")
-        sent = attributes.get("SentTimestamp", "")
-        return cls(
-            record["messageId"],
-            record.get("body", ""),
-            int(count) if type(count) is str and count.isdigit() else 1,
-            int(sent) if type(sent) is str and sent.isdigit() else None,
-            record.get("receiptHandle"),
-        )
+        message = cls.__new__(cls)
+        message.message_id = record["messageId"]
+        message.body = record.get("body", "")
+        message._record = record
+        return message
+
+    @property
+    def receive_count(self) -> int:
+        if self._record is None:
+            return self._receive_count
+        count = (self._record.get("attributes") or {}).get("ApproximateReceiveCount", "")
+        return int(count) if type(count) is str and count.isdigit() else 1
+
+    @property
+    def sent_at(self) -> int | None:
+        if self._record is None:
+            return self._sent_at
+        sent = (self._record.get("attributes") or {}).get("SentTimestamp", "")
+        return int(sent) if type(sent) is str and sent.isdigit() else None
+
+    @property
+    def receipt_handle(self) -> str | None:
+        return self._receipt_handle if self._record is None else self._record.get("receiptHandle")
+
+    def __repr__(self) -> str:
+        return f"QueuedMessage({self.message_id!r}, receive_count={self.receive_count})"
 
 
 @dataclass
@@ -129,14 +158,17 @@ class Updater:
     def process(self, messages: Sequence[QueuedMessage], remaining_seconds: Callable[[], float]) -> UpdateReport:
         report = UpdateReport(messages=len(messages))
         dead: list[_Pending] = []
-        raw_by_message: dict[str, Any] = {}
         contributions: list[tuple[Event, QueuedMessage]] = []
         now = self._clock_ms()
         for message in messages:
-            raw, event = self._read(message, now, dead)
-            if event is not None:
-                raw_by_message[message.message_id] = raw
-                contributions.append((event, message))
+            # The receiver's own messages take the fast path (decoded in C, not validated again);
+            # anything else (a replayed raw event, an envelope moved back by SQS) is judged strictly.
+            event = queued_event(message.body)
+            if event is None:
+                event = self._read_strictly(message, now, dead)
+                if event is None:
+                    continue
+            contributions.append((event, message))
         merged = merge(contributions)
         report.events_merged = len(contributions) - len(merged)
         report.inputs = len(merged)
@@ -155,31 +187,25 @@ class Updater:
         requeue: list[QueuedMessage] = []
         for request, outcome in zip(requests, outcomes, strict=True):
             report.daily_limit_hit |= not outcome.retry_now
-            self._settle(request, outcome, raw_by_message, dead, later, requeue, report)
+            self._settle(request, outcome, dead, later, requeue, report)
         self._requeue(requeue, report)
         if later and self._redelivery is not None:
             self._redelivery.retry_later(later)
         self._write_dead_letters(dead, report)
         return report
 
-    def _read(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> tuple[Any, Event | None]:
-        """The message's event; an invalid one is quarantined (and None returned)."""
+    def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> Event | None:
+        """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
         try:
-            # The receiver's own messages take the fast path (C json, no re-validation); anything else
-            # (a replayed raw event, an envelope moved back by SQS) is parsed strictly and validated.
-            parsed = json.loads(message.body)
-            event = queued_event(parsed)
-            if event is not None:
-                return parsed, event
             raw = _unwrapped(loads(message.body))
         except (ValueError, RecursionError):
             dead.append(self._dead(message, message.body, dlq.Failure(dlq.INVALID_EVENT, "body is not JSON")))
-            return None, None
+            return None
         try:
-            return raw, parse_event(raw, default_object_type=self._default_object_type, now_ms=now)
+            return parse_event(raw, default_object_type=self._default_object_type, now_ms=now)
         except InvalidEventError as exc:
             dead.append(self._dead(message, raw, dlq.Failure(dlq.INVALID_EVENT, exc.message)))
-            return None, None
+            return None
 
     def _run_all(
         self, requests: list[BatchRequest[QueuedMessage]], remaining_seconds: Callable[[], float], report: UpdateReport
@@ -247,27 +273,28 @@ class Updater:
         self,
         request: BatchRequest[QueuedMessage],
         outcome: BatchOutcome,
-        raw_by_message: dict[str, Any],
         dead: list[_Pending],
         later: list[QueuedMessage],
         requeue: list[QueuedMessage],
         report: UpdateReport,
     ) -> None:
         for trace, merged in request.inputs.items():
+            sources = merged.sources
+            if trace in outcome.applied:
+                report.applied_events += len(sources)
+                received = [event.received_at for event, _ in sources if event.received_at is not None]
+                if received:
+                    report.max_lag_ms = max(self._clock_ms() - min(received), report.max_lag_ms or 0)
+                continue
+            if trace in outcome.superseded:
+                report.superseded_events += len(sources)
+                continue
             failure = outcome.retry.get(trace)
             if failure is not None and failure.cause == LEASED:
                 report.deferred_records += 1
-            for event, message in merged.sources:
-                raw = raw_by_message[message.message_id]
-                if trace in outcome.applied:
-                    report.applied_events += 1
-                    if event.received_at is not None:
-                        lag = self._clock_ms() - event.received_at
-                        report.max_lag_ms = max(lag, report.max_lag_ms or 0)
-                elif trace in outcome.superseded:
-                    report.superseded_events += 1
-                elif trace in outcome.failed:
-                    dead.append(self._dead(message, raw, outcome.failed[trace]))
+            for _, message in sources:
+                if trace in outcome.failed:
+                    dead.append(self._dead(message, _event_of(message.body), outcome.failed[trace]))
                 elif failure is not None and self._requeues(failure, message):
                     requeue.append(message)
                 elif failure is not None and message.receive_count < self._max_receive_count:
@@ -276,8 +303,8 @@ class Updater:
                     later.append(message)
                 else:
                     # The last attempt: keep the event with its reason rather than let SQS move it bare.
-                    failure = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
-                    dead.append(self._dead(message, raw, failure))
+                    last = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
+                    dead.append(self._dead(message, _event_of(message.body), last))
 
     def _requeues(self, failure: dlq.Failure, message: QueuedMessage) -> bool:
         """Nobody's fault and nothing wrong with the event (the daily limit; a record another instance
@@ -325,6 +352,14 @@ class Updater:
                 report.dead_lettered[category] += 1
         if failed:
             logger.error("%d DLQ writes failed; those messages stay on the queue", len(failed))
+
+
+def _event_of(body: str) -> Any:
+    """The event a message carries, for its DLQ envelope (read again: only failures need it)."""
+    try:
+        return _unwrapped(loads(body))
+    except (ValueError, RecursionError):
+        return body
 
 
 def _unwrapped(raw: Any) -> Any:
