@@ -19,7 +19,8 @@ from hubsync.hubspot import HubSpotClient
 from hubsync.ratelimit import RateLimiter
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     while time.monotonic() < end:
         at = now_ms()
         messages = [
-            QueuedMessage(f"b{batch}-{i}", event_body(rid, at, property_string=f"b{batch}"))
+            sqs_record(f"b{batch}-{i}", event_body(rid, at, property_string=f"b{batch}"))
             for i, rid in enumerate(records)
         ]
         report = updater.process(messages, lambda: 900.0)

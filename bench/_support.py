@@ -6,7 +6,6 @@ Everything talks to 127.0.0.1 only. Child processes are stopped by whoever start
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import select
@@ -192,28 +191,15 @@ def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterato
 
 def sqs_event(bodies: Sequence[str], first: int = 0, queue: str = "hubsync-events") -> dict[str, Any]:
     """The SQS event Lambda hands the updater for these message bodies (first receive)."""
-    sent = str(now_ms())
-    attributes = {
-        "ApproximateReceiveCount": "1",
-        "SentTimestamp": sent,
-        "SenderId": "AROAEXAMPLE",
-        "ApproximateFirstReceiveTimestamp": sent,
+    from hubsync_local.lambda_runtime import sqs_record
+
+    sent = now_ms()
+    return {
+        "Records": [
+            sqs_record(str(uuid.uuid4()), body, sent_at=sent, receipt_handle=f"handle-{first + i}", queue=queue)
+            for i, body in enumerate(bodies)
+        ]
     }
-    records = [
-        {
-            "messageId": str(uuid.uuid4()),
-            "receiptHandle": f"handle-{first + i}",
-            "body": body,
-            "attributes": dict(attributes),
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
-            "awsRegion": "us-east-1",
-        }
-        for i, body in enumerate(bodies)
-    ]
-    return {"Records": records}
 
 
 def updater_environment(endpoint_url: str, dlq_url: str, service: str) -> dict[str, str]:

@@ -16,7 +16,8 @@ from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 
 CASES = ((10_000, 2_000), (500, 130), (1_000, 1_000))  # (events N, records K)
@@ -27,7 +28,7 @@ def run_case(events: int, records: int) -> dict[str, float]:
     targets = spread(events, ids)
     start = now_ms() - events
     messages = [
-        QueuedMessage(f"m{i}", event_body(rid, start + i, property_string=f"v{i}", property_number=str(i)))
+        sqs_record(f"m{i}", event_body(rid, start + i, property_string=f"v{i}", property_number=str(i)))
         for i, rid in enumerate(targets)
     ]
     expected = {rid: f"v{i}" for i, rid in enumerate(targets)}  # later occurredAt wins: the last event per record

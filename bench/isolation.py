@@ -18,7 +18,8 @@ from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 
 BATCH = 100
@@ -31,7 +32,7 @@ def run_once(sim: HubSpotSimulator, ids: list[str], bad: set[str], tag: str) -> 
     """One batch through a fresh updater; returns the extra calls (beyond the first) after checking the outcome."""
     at = now_ms()
     messages = [
-        QueuedMessage(
+        sqs_record(
             f"m{i}",
             event_body(rid, at, property_dropdown=BAD_VALUE if rid in bad else "option_a", property_string=tag),
         )

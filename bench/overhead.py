@@ -52,7 +52,6 @@ from bench._support import (
 )
 from hubsync.batching import merge, plan_requests
 from hubsync.events import loads, parse_event, queued_event
-from hubsync.updater import QueuedMessage
 from hubsync_local.aws import MotoServer, client
 from hubsync_local.lambda_runtime import LambdaContext, load_handler
 
@@ -131,15 +130,14 @@ def bare_case(url: str, payloads: list[list[Any]]) -> Callable[[], None]:
 
 
 def read_and_merge_case(event: dict[str, Any]) -> Callable[[], None]:
-    """hubsync's per-message work alone, as the updater does it: SQS record, JSON, shape check, merge, cut."""
+    """hubsync's per-message work alone, as the updater does it for the receiver's messages: decode, merge, cut."""
 
     def read() -> None:
-        now = now_ms()
-        contributions = []
-        for m in map(QueuedMessage.from_record, event["Records"]):  # as the updater reads them
-            queued = queued_event(m.body)
-            contributions.append((queued or parse_event(json.loads(m.body), default_object_type=OBJECT, now_ms=now), m))
-        plan_requests(merge(contributions))
+        records = event["Records"]
+        events = [queued_event(record["body"]) for record in records]
+        if None in events:
+            raise AssertionError("every message here is the receiver's: none should take the strict path")
+        plan_requests(merge(zip(events, records, strict=True)))  # type: ignore[arg-type]
 
     return read
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from hubsync.config import Settings
 from hubsync.exceptions import ConfigurationError
 from hubsync.factory import build_updater
-from hubsync.updater import QueuedMessage, Updater, UpdateReport
+from hubsync.updater import Updater, UpdateReport
 
 logger = Logger()
 metrics = Metrics(namespace="hubsync")
@@ -69,8 +69,7 @@ def _record(report: UpdateReport) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    messages = [QueuedMessage.from_record(record) for record in event.get("Records", [])]
-    report = _service().process(messages, lambda: context.get_remaining_time_in_millis() / 1000)
+    report = _service().process(event.get("Records", []), lambda: context.get_remaining_time_in_millis() / 1000)
     _record(report)
     logger.info(
         "batch done",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import time
 import uuid
@@ -57,3 +58,31 @@ def load_handler(function_dir: str, module: str = "app", attribute: str = "handl
     handler = getattr(load_module(function_dir, module), attribute)
     assert callable(handler)
     return handler  # type: ignore[no-any-return]
+
+
+def sqs_record(
+    message_id: str,
+    body: str,
+    receive_count: int = 1,
+    sent_at: int | None = None,
+    receipt_handle: str | None = None,
+    queue: str = "hubsync-events",
+) -> dict[str, Any]:
+    """One record of an SQS event as Lambda's event source mapping hands it to a handler."""
+    sent = str(sent_at if sent_at is not None else int(time.time() * 1000))
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt_handle or f"handle-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": sent,
+            "SenderId": "AROAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": sent,
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+        "awsRegion": "us-east-1",
+    }

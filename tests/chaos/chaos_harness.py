@@ -38,6 +38,7 @@ import requests
 from standardwebhooks import Webhook
 
 from hubsync.dlq import unwrap
+from hubsync.updater import QueuedMessage
 from hubsync_local.stack import LocalStack
 from support.aws import receive_all
 
@@ -528,13 +529,13 @@ class PipelineFaults:
         updater = module_globals["_service"]()
         process = updater.process
 
-        def reporting(messages: Any, remaining: Any) -> Any:
+        def reporting(records: Any, remaining: Any) -> Any:
             started = time.monotonic()
-            report = process(messages, remaining)
+            report = process(records, remaining)
             self.log.reports.append(report)
             what = f"{dict(report.calls_by_status)} later={report.retried_later} requeued={report.requeued}"
-            counts = max((m.receive_count for m in messages), default=0)
-            self.log.timeline.append((started, len(messages), counts, what))
+            counts = max((QueuedMessage.from_record(r).receive_count for r in records), default=0)
+            self.log.timeline.append((started, len(records), counts, what))
             return report
 
         updater.process = reporting

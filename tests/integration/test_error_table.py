@@ -18,7 +18,8 @@ from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
 
@@ -81,9 +82,7 @@ def make(sim: HubSpotSimulator, sqs: Any, dlq_url: str, waits: list[float], time
 def test_error_table_row(row: Row, hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues) -> None:
     hubspot_simulator.faults.script(row.answer, row.answer, "pass")
     waits: list[float] = []
-    report = make(hubspot_simulator, sqs_client, queues.dlq_url, waits).process(
-        [QueuedMessage("m", BODY)], lambda: 100.0
-    )
+    report = make(hubspot_simulator, sqs_client, queues.dlq_url, waits).process([sqs_record("m", BODY)], lambda: 100.0)
     assert report.calls == row.calls
     dead = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
     if row.ends == "applied":
@@ -102,7 +101,7 @@ def test_a_timeout_is_retried_then_left_to_redelivery(
 ) -> None:
     hubspot_simulator.faults.latency_ms = 1500
     report = make(hubspot_simulator, sqs_client, queues.dlq_url, [], timeout=0.3).process(
-        [QueuedMessage("m", BODY)], lambda: 100.0
+        [sqs_record("m", BODY)], lambda: 100.0
     )
     assert (report.calls, report.failed_message_ids) == (2, ["m"])
 
@@ -111,7 +110,7 @@ def test_at_the_last_receive_a_transient_fault_ends_in_the_dlq_with_its_cause(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
     hubspot_simulator.faults.script(503, 503)
-    make(hubspot_simulator, sqs_client, queues.dlq_url, []).process([QueuedMessage("m", BODY, 5)], lambda: 100.0)
+    make(hubspot_simulator, sqs_client, queues.dlq_url, []).process([sqs_record("m", BODY, 5)], lambda: 100.0)
     [dead] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
     assert dead["error"]["category"] == "RETRIES_EXHAUSTED" and dead["error"]["cause"] == "SERVER_ERROR"
     assert dead["attempts"] == 5

@@ -15,8 +15,9 @@ from hubsync.hubspot import HubSpotClient
 from hubsync.recordstate import RecordStateStore
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
 from hubsync_local.aws import client
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, create_table
 
@@ -47,11 +48,9 @@ def updater(
     )
 
 
-def batch(*events: tuple[str, int, dict[str, str]], prefix: str = "m") -> list[QueuedMessage]:
+def batch(*events: tuple[str, int, dict[str, str]], prefix: str = "m") -> list[dict[str, Any]]:
     return [
-        QueuedMessage(
-            f"{prefix}{i}", json.dumps({"id": r, "objectType": OBJECT, "properties": p, "occurredAt": T0 + t})
-        )
+        sqs_record(f"{prefix}{i}", json.dumps({"id": r, "objectType": OBJECT, "properties": p, "occurredAt": T0 + t}))
         for i, (r, t, p) in enumerate(events)
     ]
 
@@ -94,7 +93,7 @@ def test_a_retried_batch_does_not_undo_newer_events_applied_meanwhile(
     assert failed.failed_message_ids == ["m0"]
     assert service.process(batch(("1002", 300, {"property_string": "newer"}), prefix="n"), plenty).applied_events == 1
     redelivered = service.process(
-        [QueuedMessage("m0", batch(("1002", 100, {"property_string": "older"}))[0].body, 2)], plenty
+        [sqs_record("m0", batch(("1002", 100, {"property_string": "older"}))[0]["body"], 2)], plenty
     )
     assert redelivered.superseded_events == 1 and redelivered.calls == 0
     assert stored(sim, "1002")["property_string"] == "newer"
@@ -114,7 +113,7 @@ def test_a_record_leased_by_another_instance_is_deferred_not_written(
     assert report.failed_message_ids == ["m0"] and report.deferred_records == 1 and report.applied_events == 1
     assert stored(sim, "1003")["property_string"] != "x"
     other.release([key])
-    again = service.process([QueuedMessage("m0", batch(("1003", 100, {"property_string": "x"}))[0].body, 2)], plenty)
+    again = service.process([sqs_record("m0", batch(("1003", 100, {"property_string": "x"}))[0]["body"], 2)], plenty)
     assert again.applied_events == 1 and stored(sim, "1003")["property_string"] == "x"
 
 
@@ -137,7 +136,9 @@ def test_two_instances_racing_end_in_last_write_wins(
             report = services[index].process(messages, plenty)
             assert not report.dead_lettered
             failed = set(report.failed_message_ids)
-            messages = [QueuedMessage(m.message_id, m.body, attempt + 1) for m in messages if m.message_id in failed]
+            messages = [
+                sqs_record(m["messageId"], m["body"], attempt + 1) for m in messages if m["messageId"] in failed
+            ]
             if not messages:
                 return
         raise AssertionError("deferred records never got their turn")

@@ -11,20 +11,19 @@ from hubsync.hubspot import HubSpotClient
 from hubsync.redelivery import Redelivery
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
 
 OBJECT = "partner_services"
 
 
-def received(sqs: Any, queues: Queues, body: str) -> list[QueuedMessage]:
+def received(sqs: Any, queues: Queues, body: str) -> list[dict[str, Any]]:
     sqs.send_message(QueueUrl=queues.queue_url, MessageBody=body)
     messages = sqs.receive_message(QueueUrl=queues.queue_url, AttributeNames=["All"], MaxNumberOfMessages=10)
     return [
-        QueuedMessage(
-            m["MessageId"], m["Body"], int(m["Attributes"]["ApproximateReceiveCount"]), None, m["ReceiptHandle"]
-        )
+        sqs_record(m["MessageId"], m["Body"], int(m["Attributes"]["ApproximateReceiveCount"]), None, m["ReceiptHandle"])
         for m in messages["Messages"]
     ]
 
@@ -58,10 +57,10 @@ def test_a_transient_failure_comes_back_after_the_short_schedule_not_the_visibil
     hubspot_simulator.faults.script(503, 503)
     messages = received(sqs_client, queues, BODY)  # the queue's visibility timeout is 30 s
     report = make(hubspot_simulator, sqs_client, queues, base_seconds=0).process(messages, lambda: 100.0)
-    assert report.failed_message_ids == [messages[0].message_id]
+    assert report.failed_message_ids == [messages[0]["messageId"]]
     # Visible again at once (schedule base 0 s), instead of after 30 s.
     [again] = receive_all(sqs_client, queues.queue_url)
-    assert again["MessageId"] == messages[0].message_id
+    assert again["MessageId"] == messages[0]["messageId"]
 
 
 def test_the_schedule_grows_by_receive_count_and_is_capped() -> None:

@@ -18,7 +18,8 @@ from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import QueuedMessage, Updater
+from hubsync.updater import Updater
+from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
 
@@ -45,8 +46,8 @@ def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_coun
     )
 
 
-def messages(events: list[dict[str, Any]], receive_count: int = 1) -> list[QueuedMessage]:
-    return [QueuedMessage(f"m{i}", json.dumps(e), receive_count, T0) for i, e in enumerate(events)]
+def messages(events: list[dict[str, Any]], receive_count: int = 1) -> list[dict[str, Any]]:
+    return [sqs_record(f"m{i}", json.dumps(e), receive_count, T0) for i, e in enumerate(events)]
 
 
 def event(record: str, at: int, **properties: str) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def test_an_invalid_value_is_isolated_and_the_rest_of_the_batch_applied(
 def test_messages_that_are_not_events_are_quarantined(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
-    bad = [QueuedMessage("a", "not json"), QueuedMessage("b", '{"id": "1"}'), QueuedMessage("c", "[1]")]
+    bad = [sqs_record("a", "not json"), sqs_record("b", '{"id": "1"}'), sqs_record("c", "[1]")]
     report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(bad, plenty_of_time)
     assert report.dead_lettered == {"INVALID_EVENT": 3} and report.calls == 0
     dead = {
@@ -236,6 +237,6 @@ def test_the_sample_body_applies_cleanly_to_the_demo_records(
         for raw in parse_body(sample.read_bytes())
     ]
     report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
-        [QueuedMessage(f"s{i}", body) for i, body in enumerate(queued)], plenty_of_time
+        [sqs_record(f"s{i}", body) for i, body in enumerate(queued)], plenty_of_time
     )
     assert (report.applied_events, report.failed_message_ids, dict(report.dead_lettered)) == (len(queued), [], {})

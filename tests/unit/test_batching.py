@@ -19,7 +19,7 @@ def test_latest_value_of_each_property_wins_whatever_the_arrival_order() -> None
     events = [ev("1", 300, a="new"), ev("1", 100, a="old", b="kept"), ev("1", 200, b="newer")]
     [merged] = merge((e, i) for i, e in enumerate(events))
     assert merged.properties == {"a": "new", "b": "newer"}
-    assert sorted(source for _, source in merged.sources) == [0, 1, 2]
+    assert sorted(merged.sources) == [0, 1, 2]
 
 
 def test_same_time_goes_to_the_later_arrival() -> None:

@@ -245,10 +245,11 @@ def test_the_updaters_fast_path_reads_what_the_receiver_queued_exactly(propertie
         rid = "r"
     body = dumps({**parse({"id": rid, "properties": properties}).to_message(), "source": "default"})
     fast = queued_event(body)
-    assert fast is not None and fast == parse_event(
-        json.loads(body), default_object_type="partner_services", now_ms=NOW
-    )
-    assert fast.to_message() == json.loads(body)
+    strict = parse_event(json.loads(body), default_object_type="partner_services", now_ms=NOW)
+    assert strict.to_message() == json.loads(body)  # normalising is idempotent
+    assert fast is not None
+    read = ("id", "properties", "object_type", "occurred_at", "id_property", "received_at")
+    assert [getattr(fast, name) for name in read] == [getattr(strict, name) for name in read]
 
 
 @pytest.mark.parametrize(
@@ -265,7 +266,6 @@ def test_the_updaters_fast_path_reads_what_the_receiver_queued_exactly(propertie
         {"id": "1", "properties": {"a": None}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW},
         {"id": "1", "properties": {"a": "1"}, "occurredAt": NOW, "receivedAt": NOW},  # no objectType
         {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW, "idProperty": 7},
-        {"id": "1", "properties": {"a": "1"}, "objectType": "x", "occurredAt": NOW, "receivedAt": NOW, "webhookId": 7},
         [1, 2],
         "not json",
     ],

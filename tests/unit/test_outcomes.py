@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -111,3 +112,39 @@ def test_hubspot_message_and_code_are_kept() -> None:
     failure = interpret(HubSpotAnswer(400, body), INPUTS).failed["t0"]
     assert failure.message == "Property values were not valid"
     assert failure.code == "PROPERTY_DOESNT_EXIST"
+
+
+def read_back(body: Any) -> Any:
+    """The body as the transport hands it to ``interpret``: a 2xx batch answer is read only in part."""
+    from hubsync.hubspot import _batch_body
+
+    return _batch_body(json.dumps(body).encode())
+
+
+def test_a_2xx_batch_answer_is_read_without_its_results_but_with_everything_interpret_needs() -> None:
+    record = {"id": "1", "properties": {"a": "1", "hs_object_id": "1"}, "archived": False}
+    body = ok_body(results=[record, record], numErrors=1)
+    body["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["3"]}}]
+    read = read_back(body)
+    assert (read["status"], read["numErrors"], read["errors"], len(read["results"])) == (
+        "COMPLETE",
+        1,
+        body["errors"],
+        2,
+    )
+    outcome = interpret(HubSpotAnswer(207, read), INPUTS)
+    assert (outcome.applied, set(outcome.failed)) == ({"t0", "t1"}, {"t2"})
+
+
+@pytest.mark.parametrize(
+    ("body", "cause"),
+    [
+        ({"status": "COMPLETE", "results": {"not": "a list"}}, BAD_RESPONSE),  # read whole, then judged
+        ({"status": 7, "results": []}, INCOMPLETE),
+        ({"status": "CANCELED", "results": []}, INCOMPLETE),
+        ([1, 2], BAD_RESPONSE),
+    ],
+)
+def test_a_2xx_answer_of_another_shape_is_read_whole_and_retried(body: Any, cause: str) -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(body)), INPUTS)
+    assert not outcome.applied and {failure.cause for failure in outcome.retry.values()} == {cause}

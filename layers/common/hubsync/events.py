@@ -35,30 +35,37 @@ _MAX_FUTURE_MS = 24 * 3600 * 1000
 _MAX_EXPONENT = 400
 
 
-class Event(msgspec.Struct, rename="camel", gc=False):
-    """One normalised change event: HubSpot-ready string properties and an event time in epoch ms.
+class QueuedEvent(msgspec.Struct, rename="camel", gc=False):
+    """What the updater reads of a queued event: the record, its HubSpot-ready string properties, the
+    event time and the receipt time (epoch ms).
 
-    A msgspec Struct so that the updater reads the receiver's messages straight into Events in C
-    (``queued_event``): the field names in camelCase are the queued message's keys. Mutable, but
-    treat it as read-only. ``gc=False``: it holds only strings, numbers and a dict of strings, so it
-    can be in no reference cycle, and tens of thousands per batch stay out of the collector's way."""
+    A msgspec Struct so that the updater decodes the receiver's messages straight into it in C
+    (``queued_event``): the fields in camelCase are the queued message's keys, and the keys it does not
+    need are skipped unread. Mutable, but treat it as read-only. ``gc=False``: it holds only strings,
+    numbers and a dict of strings, so it is in no reference cycle, and tens of thousands per batch stay
+    out of the cycle collector's way."""
 
     id: Annotated[str, msgspec.Meta(min_length=1)]
     properties: Annotated[dict[str, str], msgspec.Meta(min_length=1)]
     object_type: str
     occurred_at: int
     id_property: str | None = None
-    event_id: str | None = None
     received_at: int | None = None
-    # Bookkeeping hubsync itself adds to a queued event and keeps through re-parsing.
-    webhook_id: str | None = None
-    source: str | None = None
-    replay_count: int | None = None
 
     @property
     def record_key(self) -> tuple[str, str, str]:
         """What identifies the record: events with the same key are merged."""
         return (self.object_type, self.id_property or "", self.id)
+
+
+class Event(QueuedEvent, gc=False):
+    """One normalised change event, as the receiver queues it: a QueuedEvent with the sender's event id
+    and the bookkeeping hubsync itself adds (kept through re-parsing, so normalising is idempotent)."""
+
+    event_id: str | None = None
+    webhook_id: str | None = None
+    source: str | None = None
+    replay_count: int | None = None
 
     def to_message(self) -> dict[str, Any]:
         """The event as queued (the SQS message body)."""
@@ -175,10 +182,10 @@ def _properties(value: Any) -> dict[str, str]:
     return result
 
 
-_QUEUED = msgspec.json.Decoder(Event)
+_QUEUED = msgspec.json.Decoder(QueuedEvent)
 
 
-def queued_event(body: str | bytes) -> Event | None:
+def queued_event(body: str | bytes) -> QueuedEvent | None:
     """The event of a message the receiver queued, read in C without validating it again; None when
     the body is not exactly such a message (then ``parse_event`` judges it). The receiver validated and
     normalised it, and only hubsync's own functions may send to the queue (IAM), so the updater skips

@@ -30,6 +30,35 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
+class _BatchResults(msgspec.Struct):
+    """What hubsync reads of a 200/207 batch answer. Each result is kept undecoded (``msgspec.Raw``):
+    nothing reads them, and a hundred records of properties are most of the answer's decoding."""
+
+    status: str | None = None
+    results: list[msgspec.Raw] = []
+    errors: list[Any] = []
+    numErrors: int | None = None  # HubSpot's name for it
+
+
+_decode_batch_results = msgspec.json.Decoder(_BatchResults).decode
+
+
+def _batch_body(content: bytes) -> Any:
+    """A 2xx batch answer as a dict of what hubsync reads, or decoded whole when it is not that shape."""
+    try:
+        answer = _decode_batch_results(content)
+    except msgspec.ValidationError:
+        return _decode(content)  # not the documented shape: outcomes judges it as it is
+    body: dict[str, Any] = {"results": answer.results}
+    if answer.status is not None:
+        body["status"] = answer.status
+    if answer.errors:
+        body["errors"] = answer.errors
+    if answer.numErrors is not None:
+        body["numErrors"] = answer.numErrors
+    return body
+
+
 @dataclass(frozen=True)
 class HubSpotAnswer:
     """One HTTP exchange. ``status`` is None when no answer came (``transport_error`` says why)."""
@@ -84,7 +113,8 @@ class HubSpotClient:
         }
 
     def batch_update(self, object_type: str, inputs: Sequence[BatchInput]) -> HubSpotAnswer:
-        return self.post(f"/crm/v3/objects/{object_type}/batch/update", {"inputs": inputs})
+        path = f"/crm/v3/objects/{object_type}/batch/update"
+        return self._send("POST", path, _encode({"inputs": inputs}), _batch_body)
 
     def post(self, path: str, payload: Any) -> HubSpotAnswer:
         return self._send("POST", path, _encode(payload))
@@ -92,7 +122,9 @@ class HubSpotClient:
     def get(self, path: str, params: Mapping[str, str] | None = None) -> HubSpotAnswer:
         return self._send("GET", f"{path}?{urlencode(params)}" if params else path, None)
 
-    def _send(self, method: str, path: str, data: bytes | None) -> HubSpotAnswer:
+    def _send(
+        self, method: str, path: str, data: bytes | None, success_body: Callable[[bytes], Any] = _decode
+    ) -> HubSpotAnswer:
         try:
             response = self._pool.urlopen(
                 method, self._prefix + path, body=data, headers=self._headers(), redirect=False, preload_content=True
@@ -105,7 +137,7 @@ class HubSpotClient:
             return HubSpotAnswer(None, transport_error=CONNECTION, detail=f"{method} {path}: {type(exc).__name__}")
         content = response.data
         try:
-            body = _decode(content) if content else None
+            body = (success_body if 200 <= response.status < 300 else _decode)(content) if content else None
         except msgspec.DecodeError:
             body = None
         detail = "" if body is not None else content[:300].decode("utf-8", "replace")

@@ -146,10 +146,11 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
         return _whole(inputs, failure, retry=True)
     outcome = BatchOutcome()
     by_trace = {item["objectWriteTraceId"]: item for item in inputs}
-    by_id: dict[str, list[str]] = {}
-    for item in inputs:
-        by_id.setdefault(item["id"], []).append(item["objectWriteTraceId"])
     errors = body.get("errors") if answer.status == 207 else None
+    by_id: dict[str, list[str]] = {}
+    if errors:  # only errors need the ids mapped back (most answers have none)
+        for item in inputs:
+            by_id.setdefault(item["id"], []).append(item["objectWriteTraceId"])
     for error in errors if isinstance(errors, list) else []:
         traces = _error_traces(error, by_trace, by_id)
         if not traces:
@@ -160,15 +161,13 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
             (outcome.failed if failure.cause is None else outcome.retry)[trace] = failure
     settled = outcome.failed.keys() | outcome.retry.keys()
     complete = body.get("status", "COMPLETE") == "COMPLETE"
-    for trace in by_trace:
-        if trace in settled:
-            continue
-        if complete:
-            outcome.applied.add(trace)
-        else:
-            # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
-            message = f"batch status {body.get('status')!r}, not COMPLETE"
-            outcome.retry[trace] = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
+    if complete:
+        outcome.applied.update(by_trace.keys() - settled)
+        return outcome
+    # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
+    message = f"batch status {body.get('status')!r}, not COMPLETE"
+    for trace in by_trace.keys() - settled:
+        outcome.retry[trace] = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
     return outcome
 
 

@@ -268,8 +268,11 @@ class RateLimiter:
         """The earliest time a request may go by time alone (``now`` if it may go now)."""
         if self._paused_until > now:
             return self._paused_until
-        leave_times = self._leave_times(now)
         share = self.share
+        self._forget_left(now)
+        if len(self._window) < share:  # fewer of ours in the window than the share, whatever their times
+            return now
+        leave_times = self._leave_times(now)
         headroom_at = self._headroom_at(now)
         if len(leave_times) < share or headroom_at <= now:
             return now
@@ -283,12 +286,17 @@ class RateLimiter:
         until one interval after the answer is therefore always safe, also when latencies vary (counting
         from the send is not: a fast request can overtake a slow one sent an interval earlier).
         """
+        self._forget_left(now)
+        interval = self._interval
+        leave_times = (math.inf if sent.done_at is None else sent.done_at + interval for sent in self._window)
+        return sorted(t for t in leave_times if t > now)
+
+    def _forget_left(self, now: float) -> None:
+        """Drops the oldest of ours once they have left HubSpot's window (kept in send order)."""
         horizon = now - self._interval
         # Same boundary as HubSpot's rolling window: exactly one interval old no longer counts.
         while self._window and self._window[0].done_at is not None and self._window[0].done_at <= horizon:
             self._window.popleft()
-        times = [math.inf if sent.done_at is None else sent.done_at + self._interval for sent in self._window]
-        return sorted(t for t in times if t > now)
 
     def _headroom_at(self, now: float) -> float:
         """When HubSpot's Remaining, as estimated, leaves room beyond what the others may have on the wire."""
@@ -364,7 +372,8 @@ class RateLimiter:
             for sent in self._window
             if sent.done_at is not None and sent.done_at < permit.sent_at and sent.sent_at > since
         )
-        ours = len(self._leave_times(now))  # at most this many of ours were in the window
+        # At most this many of ours were in the window (a count: _leave_times would sort them too).
+        ours = sum(1 for sent in self._window if sent.done_at is None or sent.done_at > since)
         others = max(0, self._limit - remaining - ours)
         self._estimate = _Estimate(remaining, now, permit, tuple(recoverable), others)
 

@@ -13,19 +13,21 @@ re-queue fails is reported as failed, so it is never acknowledged unaccounted fo
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from hubsync import dlq
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
 from hubsync.delivery import Delivery, not_sent
-from hubsync.events import Event, loads, parse_event, queued_event
+from hubsync.events import QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.redelivery import Redelivery
@@ -154,25 +156,21 @@ class Updater:
         self._max_in_flight = max(1, max_in_flight)
         self._clock_ms = clock_ms
         self._lock = threading.Lock()  # the request threads add to one report
+        self._pool: ThreadPoolExecutor | None = None
 
-    def process(self, messages: Sequence[QueuedMessage], remaining_seconds: Callable[[], float]) -> UpdateReport:
-        report = UpdateReport(messages=len(messages))
+    def process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
+        """Applies one batch of SQS records (as Lambda hands them over) and says what became of each."""
+        with _cycle_collector_paused():
+            return self._process(records, remaining_seconds)
+
+    def _process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
+        report = UpdateReport(messages=len(records))
         dead: list[_Pending] = []
-        contributions: list[tuple[Event, QueuedMessage]] = []
-        now = self._clock_ms()
-        for message in messages:
-            # The receiver's own messages take the fast path (decoded in C, not validated again);
-            # anything else (a replayed raw event, an envelope moved back by SQS) is judged strictly.
-            event = queued_event(message.body)
-            if event is None:
-                event = self._read_strictly(message, now, dead)
-                if event is None:
-                    continue
-            contributions.append((event, message))
-        merged = merge(contributions)
-        report.events_merged = len(contributions) - len(merged)
-        report.inputs = len(merged)
+        events, sources = self._read_all(records, dead)
+        merged = merge(zip(events, sources, strict=True))
         requests = plan_requests(merged)
+        report.events_merged = len(events) - len(merged)
+        report.inputs = len(merged)
         report.requests = len(requests)
         stats = self.delivery.stats
         before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures)
@@ -194,7 +192,26 @@ class Updater:
         self._write_dead_letters(dead, report)
         return report
 
-    def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> Event | None:
+    def _read_all(
+        self, records: Sequence[SqsRecord], dead: list[_Pending]
+    ) -> tuple[list[QueuedEvent], list[SqsRecord]]:
+        """Each readable record's event, and the record (in step); unreadable ones go to ``dead``."""
+        events: list[QueuedEvent] = []
+        sources: list[SqsRecord] = []
+        now = self._clock_ms()
+        for record in records:
+            # The receiver's own messages take the fast path (decoded in C, not validated again);
+            # anything else (a replayed raw event, an envelope moved back by SQS) is judged strictly.
+            event = queued_event(record["body"])
+            if event is None:
+                event = self._read_strictly(QueuedMessage.from_record(record), now, dead)
+                if event is None:
+                    continue
+            events.append(event)
+            sources.append(record)
+        return events, sources
+
+    def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
         try:
             raw = _unwrapped(loads(message.body))
@@ -208,16 +225,18 @@ class Updater:
             return None
 
     def _run_all(
-        self, requests: list[BatchRequest[QueuedMessage]], remaining_seconds: Callable[[], float], report: UpdateReport
+        self, requests: list[BatchRequest[SqsRecord]], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> list[BatchOutcome]:
         if len(requests) <= 1 or self._max_in_flight == 1:
             return [self._run(request, remaining_seconds, report) for request in requests]
         # Requests touch different records: they may be in flight together (the limiter paces them).
-        with ThreadPoolExecutor(max_workers=min(self._max_in_flight, len(requests))) as pool:
-            return list(pool.map(lambda request: self._run(request, remaining_seconds, report), requests))
+        if self._pool is None:
+            # Kept for the container's life: its threads are started once, not for every batch.
+            self._pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="hubspot")
+        return list(self._pool.map(lambda request: self._run(request, remaining_seconds, report), requests))
 
     def _run(
-        self, request: BatchRequest[QueuedMessage], remaining_seconds: Callable[[], float], report: UpdateReport
+        self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
         if self._state is None:
             payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
@@ -225,7 +244,7 @@ class Updater:
         return self._run_in_order(request, remaining_seconds, report)
 
     def _run_in_order(
-        self, request: BatchRequest[QueuedMessage], remaining_seconds: Callable[[], float], report: UpdateReport
+        self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
         from hubsync.recordstate import LeaseLostError, RecordStateUnavailableError, superseded
 
@@ -271,20 +290,21 @@ class Updater:
 
     def _settle(
         self,
-        request: BatchRequest[QueuedMessage],
+        request: BatchRequest[SqsRecord],
         outcome: BatchOutcome,
         dead: list[_Pending],
         later: list[QueuedMessage],
         requeue: list[QueuedMessage],
         report: UpdateReport,
     ) -> None:
+        oldest: int | None = None  # the earliest receipt among the applied events
         for trace, merged in request.inputs.items():
             sources = merged.sources
             if trace in outcome.applied:
                 report.applied_events += len(sources)
-                received = [event.received_at for event, _ in sources if event.received_at is not None]
-                if received:
-                    report.max_lag_ms = max(self._clock_ms() - min(received), report.max_lag_ms or 0)
+                received = merged.oldest_received_at
+                if received is not None and (oldest is None or received < oldest):
+                    oldest = received
                 continue
             if trace in outcome.superseded:
                 report.superseded_events += len(sources)
@@ -292,7 +312,7 @@ class Updater:
             failure = outcome.retry.get(trace)
             if failure is not None and failure.cause == LEASED:
                 report.deferred_records += 1
-            for _, message in sources:
+            for message in map(QueuedMessage.from_record, sources):
                 if trace in outcome.failed:
                     dead.append(self._dead(message, _event_of(message.body), outcome.failed[trace]))
                 elif failure is not None and self._requeues(failure, message):
@@ -305,6 +325,8 @@ class Updater:
                     # The last attempt: keep the event with its reason rather than let SQS move it bare.
                     last = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
                     dead.append(self._dead(message, _event_of(message.body), last))
+        if oldest is not None:
+            report.max_lag_ms = max(self._clock_ms() - oldest, report.max_lag_ms or 0)
 
     def _requeues(self, failure: dlq.Failure, message: QueuedMessage) -> bool:
         """Nobody's fault and nothing wrong with the event (the daily limit; a record another instance
@@ -352,6 +374,23 @@ class Updater:
                 report.dead_lettered[category] += 1
         if failed:
             logger.error("%d DLQ writes failed; those messages stay on the queue", len(failed))
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A batch builds tens of thousands of small objects that live until it is settled, none of them in
+    a cycle: reference counting frees them all when the batch is done, and the cycle collector, run
+    every few thousand allocations meanwhile, would only scan them again and again (about a sixth of
+    the updater's CPU, bench/overhead.py). Paused for one batch, and only if it was on; whatever
+    cyclic garbage the batch leaves (exceptions' tracebacks) is collected after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _event_of(body: str) -> Any:
