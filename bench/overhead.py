@@ -58,7 +58,7 @@ from hubsync_local.lambda_runtime import LambdaContext, load_handler
 EVENTS = 10_000
 RECORDS = 2_000
 PER_EVENT_SUBSET = 1_000
-REPS = 5
+REPS = 7
 LATENCY_MS = 20
 # HubSpot's headers on every answer, with room for everything this benchmark sends (no pacing, no 429).
 HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")

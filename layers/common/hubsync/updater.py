@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,7 +233,9 @@ class Updater:
         if self._pool is None:
             # Kept for the container's life: its threads are started once, not for every batch.
             self._pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="hubspot")
-        return list(self._pool.map(lambda request: self._run(request, remaining_seconds, report), requests))
+        futures = [self._pool.submit(self._run, request, remaining_seconds, report) for request in requests]
+        wait(futures)  # one wake-up when all are done, not one per request
+        return [future.result() for future in futures]
 
     def _run(
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
