@@ -89,6 +89,10 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# How the local stack starts moto (hubsync_local.aws.MotoServer), to find its process in /proc.
+MOTO_COMMAND = "hubsync_local.moto_main"
+
+
 def _children(pid: int, needle: str) -> list[int]:
     """Processes whose parent is ``pid`` and whose command line contains ``needle``."""
     found = []
@@ -167,17 +171,17 @@ class _Stack:
             time.sleep(0.2)
         else:
             raise RuntimeError("the local stack did not print its banner in time")
-        moto = _children(self.process.pid, "moto.server")
+        moto = _children(self.process.pid, MOTO_COMMAND)
         self.moto_pid = moto[0] if moto else None
 
     def stop(self) -> None:
         if self.process is not None:
             if self.moto_pid is None:  # stopped before the banner: find moto now, in case it outlives the stack
-                self.moto_pid = next(iter(_children(self.process.pid, "moto.server")), None)
+                self.moto_pid = next(iter(_children(self.process.pid, MOTO_COMMAND)), None)
             _stop(self.process)
             self.process = None
         if self.moto_pid is not None:
-            _end_orphan(self.moto_pid, "moto.server")
+            _end_orphan(self.moto_pid, MOTO_COMMAND)
         self._log.close()
 
 
