@@ -38,3 +38,13 @@ def test_sqs_batch_records_are_queued_events() -> None:
 def test_replay_input_names_known_filters() -> None:
     replay = json.loads((EVENTS / "replay.json").read_text())
     assert set(replay) <= {"dryRun", "limit", "category", "categories"}
+
+
+def test_a_queued_message_reads_its_attributes_from_the_record_only_when_asked() -> None:
+    record = json.loads((EVENTS / "sqs-batch.json").read_text())["Records"][-1]
+    message = QueuedMessage.from_record(record)
+    assert (message.message_id, message.body) == (record["messageId"], record["body"])
+    assert (message.receive_count, message.receipt_handle) == (5, record["receiptHandle"])
+    assert message.sent_at == int(record["attributes"]["SentTimestamp"])
+    bare = QueuedMessage.from_record({"messageId": "m", "body": "{}", "attributes": {"ApproximateReceiveCount": "x"}})
+    assert (bare.receive_count, bare.sent_at, bare.receipt_handle) == (1, None, None)
