@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
+from hubsync.updater import RequestTimes, Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
@@ -240,3 +241,39 @@ def test_the_sample_body_applies_cleanly_to_the_demo_records(
         [sqs_record(f"s{i}", body) for i, body in enumerate(queued)], plenty_of_time
     )
     assert (report.applied_events, report.failed_message_ids, dict(report.dead_lettered)) == (len(queued), [], {})
+
+
+def test_requests_overlap_only_while_hubspot_takes_long_enough_to_pay_for_threads(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    sim = hubspot_simulator
+    record_ids = [sim.add_record(OBJECT, {"property_string": "seed"}) for _ in range(400)]
+    # The simulator runs in this process here, sharing its interpreter lock: a request takes a few ms
+    # more than against a separate HubSpot, so the line between fast and slow is drawn higher.
+    times = RequestTimes(overlap_from_seconds=0.1)
+    updater = make_updater(sim, sqs_client, queues.dlq_url, max_in_flight=4, request_times=times)
+    threads: list[str] = []
+    send = updater.delivery.send
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return send(*args, **kwargs)
+
+    updater.delivery.send = recording  # type: ignore[method-assign]
+
+    def batch(tag: str) -> list[str]:
+        threads.clear()
+        events = [event(rid, i, property_string=f"{tag}{i}") for i, rid in enumerate(record_ids)]
+        report = updater.process(messages(events), plenty_of_time)
+        assert report.calls == 4 and report.applied_events == len(record_ids)
+        return list(threads)
+
+    # Nothing known yet: HubSpot is assumed to take its usual tens of milliseconds.
+    assert all(name.startswith("hubspot") for name in batch("a"))
+    # Quick answers: one after another, in the calling thread.
+    assert batch("b") == [threading.current_thread().name] * 4
+    # Slower answers: once most of the last five were slow, the rest go several at a time again.
+    sim.faults.latency_ms = 150
+    third = batch("c")
+    assert third[:3] == [threading.current_thread().name] * 3 and third[3].startswith("hubspot")
+    assert all(read_back(sim, rid, ["property_string"])["property_string"].startswith("c") for rid in record_ids[:5])

@@ -17,7 +17,7 @@ import gc
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -94,6 +94,29 @@ class QueuedMessage:
         return f"QueuedMessage({self.message_id!r}, receive_count={self.receive_count})"
 
 
+class RequestTimes:
+    """How long HubSpot requests have taken lately (answer, limiter waits and retries included), to tell
+    whether requests in flight at once pay for their threads: the median of the last few, so that one
+    stray slow or quick request changes nothing. Unknown at first: then they are assumed to pay
+    (HubSpot usually answers in tens to hundreds of milliseconds)."""
+
+    def __init__(self, overlap_from_seconds: float = 0.010, window: int = 5) -> None:
+        # A request shorter than this is over before another thread could have overlapped much of it.
+        self.overlap_from_seconds = overlap_from_seconds
+        self._recent: deque[float] = deque(maxlen=window)
+        self._lock = threading.Lock()  # request threads report their times
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._recent.append(seconds)
+
+    @property
+    def overlap_pays(self) -> bool:
+        with self._lock:
+            recent = sorted(self._recent)
+        return not recent or recent[len(recent) // 2] >= self.overlap_from_seconds
+
+
 @dataclass
 class UpdateReport:
     """What one batch did; the handler turns ``failed_message_ids`` into ``batchItemFailures``."""
@@ -146,6 +169,7 @@ class Updater:
         redelivery: Redelivery | None = None,
         max_in_flight: int = 4,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        request_times: RequestTimes | None = None,
     ) -> None:
         self.delivery = delivery
         self._dlq = dead_letters
@@ -157,6 +181,7 @@ class Updater:
         self._clock_ms = clock_ms
         self._lock = threading.Lock()  # the request threads add to one report
         self._pool: ThreadPoolExecutor | None = None
+        self._request_times = request_times or RequestTimes()
 
     def process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
         """Applies one batch of SQS records (as Lambda hands them over) and says what became of each."""
@@ -229,13 +254,31 @@ class Updater:
     ) -> list[BatchOutcome]:
         if len(requests) <= 1 or self._max_in_flight == 1:
             return [self._run(request, remaining_seconds, report) for request in requests]
-        # Requests touch different records: they may be in flight together (the limiter paces them).
-        if self._pool is None:
-            # Kept for the container's life: its threads are started once, not for every batch.
-            self._pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="hubspot")
-        futures = [self._pool.submit(self._run, request, remaining_seconds, report) for request in requests]
-        wait(futures)  # one wake-up when all are done, not one per request
-        return [future.result() for future in futures]
+        outcomes: list[BatchOutcome] = []
+        # While HubSpot answers within a few milliseconds, requests go one after another: threads would
+        # only pass the interpreter lock back and forth. As soon as requests take longer (HubSpot's usual
+        # latency, a limiter wait, a retry), the rest of the batch is sent several at a time.
+        while len(outcomes) < len(requests) and not self._request_times.overlap_pays:
+            outcomes.append(self._timed_run(requests[len(outcomes)], remaining_seconds, report))
+        rest = requests[len(outcomes) :]
+        if rest:
+            # Requests touch different records: they may be in flight together (the limiter paces them).
+            if self._pool is None:
+                # Kept for the container's life: its threads are started once, not for every batch.
+                self._pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="hubspot")
+            futures = [self._pool.submit(self._timed_run, request, remaining_seconds, report) for request in rest]
+            wait(futures)  # one wake-up when all are done, not one per request
+            outcomes.extend(future.result() for future in futures)
+        return outcomes
+
+    def _timed_run(
+        self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
+    ) -> BatchOutcome:
+        started = time.perf_counter()
+        try:
+            return self._run(request, remaining_seconds, report)
+        finally:
+            self._request_times.add(time.perf_counter() - started)
 
     def _run(
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
