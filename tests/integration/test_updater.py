@@ -277,3 +277,28 @@ def test_requests_overlap_only_while_hubspot_takes_long_enough_to_pay_for_thread
     third = batch("c")
     assert third[:3] == [threading.current_thread().name] * 3 and third[3].startswith("hubspot")
     assert all(read_back(sim, rid, ["property_string"])["property_string"].startswith("c") for rid in record_ids[:5])
+
+
+def test_a_failed_event_read_on_the_fast_path_keeps_its_event_in_the_dlq_even_with_duplicate_keys(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    # Not something the receiver writes (it refuses duplicate keys), but the fast path takes it: the last
+    # value wins there, and the DLQ envelope shows the event read the same way, not as bare text.
+    body = (
+        '{"id":"999999","objectType":"partner_services","properties":{"property_string":"a",'
+        f'"property_string":"b"}},"occurredAt":{T0},"receivedAt":{T0}}}'
+    )
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+        [sqs_record("m0", body)], plenty_of_time
+    )
+    assert report.dead_lettered == {"OBJECT_NOT_FOUND": 1}
+    [dead] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]
+    assert dead["recordId"] == "999999" and dead["event"]["properties"] == {"property_string": "b"}
+
+
+def test_a_token_hubspot_cannot_be_sent_is_a_transport_failure_not_a_crash(hubspot_simulator: HubSpotSimulator) -> None:
+    answer = HubSpotClient(hubspot_simulator.url, "sim\r\ntoken").batch_update(
+        OBJECT, [{"id": "1001", "properties": {"property_string": "x"}}]
+    )
+    assert (answer.status, answer.transport_error) == (None, "CONNECTION")
+    assert "sim" not in answer.detail and "token" not in answer.detail

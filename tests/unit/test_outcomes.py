@@ -7,7 +7,7 @@ import pytest
 
 from hubsync import dlq
 from hubsync.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
-from hubsync.outcomes import AUTH, BAD_RESPONSE, DAILY_LIMIT, INCOMPLETE, LOCKED, RATE_LIMITED, interpret
+from hubsync.outcomes import AUTH, BAD_RESPONSE, DAILY_LIMIT, INCOMPLETE, LOCKED, RATE_LIMITED, REDIRECTED, interpret
 from hubsync.types import BatchInput
 
 INPUTS: list[BatchInput] = [
@@ -148,3 +148,9 @@ def test_a_2xx_batch_answer_is_read_without_its_results_but_with_everything_inte
 def test_a_2xx_answer_of_another_shape_is_read_whole_and_retried(body: Any, cause: str) -> None:
     outcome = interpret(HubSpotAnswer(200, read_back(body)), INPUTS)
     assert not outcome.applied and {failure.cause for failure in outcome.retry.values()} == {cause}
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_a_configuration_fault_retried_not_the_events_fault(status: int) -> None:
+    outcome = interpret(HubSpotAnswer(status, None, {"Location": "https://elsewhere.example"}), INPUTS)
+    assert not outcome.failed and {failure.cause for failure in outcome.retry.values()} == {REDIRECTED}

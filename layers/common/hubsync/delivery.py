@@ -112,6 +112,7 @@ class Delivery:
             if isinstance(answer, BatchOutcome):  # not sent: no time, or the daily limit
                 final.absorb(answer)
                 break
+            final.calls += 1
             outcome = interpret(answer, list(pending.values()))
             if not outcome.retry_now:
                 self._daily_limit_until = self._clock() + self._daily_recheck

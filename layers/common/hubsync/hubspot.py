@@ -30,14 +30,14 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
-class _BatchResults(msgspec.Struct):
+class _BatchResults(msgspec.Struct, rename={"num_errors": "numErrors"}):
     """What hubsync reads of a 200/207 batch answer. Each result is kept undecoded (``msgspec.Raw``):
     nothing reads them, and a hundred records of properties are most of the answer's decoding."""
 
     status: str | None = None
     results: list[msgspec.Raw] = []
     errors: list[Any] = []
-    numErrors: int | None = None  # HubSpot's name for it
+    num_errors: int | None = None
 
 
 _decode_batch_results = msgspec.json.Decoder(_BatchResults).decode
@@ -54,14 +54,17 @@ def _batch_body(content: bytes) -> Any:
         body["status"] = answer.status
     if answer.errors:
         body["errors"] = answer.errors
-    if answer.numErrors is not None:
-        body["numErrors"] = answer.numErrors
+    if answer.num_errors is not None:
+        body["numErrors"] = answer.num_errors
     return body
 
 
 @dataclass(frozen=True)
 class HubSpotAnswer:
-    """One HTTP exchange. ``status`` is None when no answer came (``transport_error`` says why)."""
+    """One HTTP exchange. ``status`` is None when no answer came (``transport_error`` says why).
+
+    The body is the decoded JSON, except that a 2xx batch answer's ``results`` are left undecoded
+    (``msgspec.Raw`` each): hubsync reads only its status and errors."""
 
     status: int | None
     body: Any = None
@@ -135,6 +138,8 @@ class HubSpotClient:
             return HubSpotAnswer(None, transport_error=TIMEOUT, detail=f"{method} {path}: {type(exc).__name__}")
         except HTTPError as exc:
             return HubSpotAnswer(None, transport_error=CONNECTION, detail=f"{method} {path}: {type(exc).__name__}")
+        except ValueError:  # http.client refuses a header value (a token with a line break): no request went
+            return HubSpotAnswer(None, transport_error=CONNECTION, detail=f"{method} {path}: invalid header value")
         content = response.data
         try:
             body = (success_body if 200 <= response.status < 300 else _decode)(content) if content else None

@@ -22,6 +22,7 @@ LOCKED = "LOCKED"
 AUTH = "AUTH"
 BAD_RESPONSE = "BAD_RESPONSE"
 INCOMPLETE = "INCOMPLETE"
+REDIRECTED = "REDIRECTED"
 
 # 5xx that HubSpot documents as not transient (Cloudflare: 522 unreachable origin; 525/526 TLS).
 _PERMANENT_5XX = {501, 505, 522, 525, 526}
@@ -41,6 +42,7 @@ class BatchOutcome:
     retry_after: float | None = None  # seconds HubSpot asked us to wait, when it said
     retry_now: bool = True  # False for the daily limit: nothing will succeed until it resets
     unmatched_errors: int = 0  # 207 errors that named no input we sent
+    calls: int = 0  # HTTP calls made for these verdicts (0: not sent at all)
     superseded: set[str] = field(default_factory=set)  # every value older than what was already applied
 
     def absorb(self, other: BatchOutcome) -> None:
@@ -50,6 +52,7 @@ class BatchOutcome:
         self.retry.update(other.retry)
         self.superseded |= other.superseded
         self.unmatched_errors += other.unmatched_errors
+        self.calls += other.calls
         self.retry_now = self.retry_now and other.retry_now
         if other.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, other.retry_after)
@@ -113,6 +116,10 @@ def _transient(answer: HubSpotAnswer) -> tuple[str, float | None, bool] | None:
     if status in (401, 403):
         # Not the events' fault: keep them and retry until the token is fixed (alarmed on).
         return (AUTH, None, True)
+    if 300 <= status < 400:
+        # Redirects are not followed: HubSpot's API does not redirect, so HUBSPOT_BASE_URL is wrong.
+        # Not the events' fault either: kept and retried until the configuration is fixed.
+        return (REDIRECTED, None, True)
     if status in _RETRYABLE_4XX or (status >= 500 and status not in _PERMANENT_5XX):
         return (SERVER_ERROR, _retry_after(answer), True)
     return None
@@ -161,12 +168,13 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
             (outcome.failed if failure.cause is None else outcome.retry)[trace] = failure
     settled = outcome.failed.keys() | outcome.retry.keys()
     complete = body.get("status", "COMPLETE") == "COMPLETE"
+    unsettled = [trace for trace in by_trace if trace not in settled]  # in the order sent
     if complete:
-        outcome.applied.update(by_trace.keys() - settled)
+        outcome.applied.update(unsettled)
         return outcome
     # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
     message = f"batch status {body.get('status')!r}, not COMPLETE"
-    for trace in by_trace.keys() - settled:
+    for trace in unsettled:
         outcome.retry[trace] = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
     return outcome
 

@@ -14,6 +14,7 @@ re-queue fails is reported as failed, so it is never acknowledged unaccounted fo
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -66,6 +67,7 @@ class QueuedMessage:
 
     @classmethod
     def from_record(cls, record: SqsRecord) -> QueuedMessage:
+        # Not through __init__: the other slots stay unset, and the properties read the record instead.
         message = cls.__new__(cls)
         message.message_id = record["messageId"]
         message.body = record.get("body", "")
@@ -227,7 +229,7 @@ class Updater:
         for record in records:
             # The receiver's own messages take the fast path (decoded in C, not validated again);
             # anything else (a replayed raw event, an envelope moved back by SQS) is judged strictly.
-            event = queued_event(record["body"])
+            event = queued_event(record.get("body", ""))
             if event is None:
                 event = self._read_strictly(QueuedMessage.from_record(record), now, dead)
                 if event is None:
@@ -275,10 +277,10 @@ class Updater:
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
         started = time.perf_counter()
-        try:
-            return self._run(request, remaining_seconds, report)
-        finally:
+        outcome = self._run(request, remaining_seconds, report)
+        if outcome.calls:  # one not sent at all (no time left, the daily limit) says nothing of HubSpot
             self._request_times.add(time.perf_counter() - started)
+        return outcome
 
     def _run(
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
@@ -439,11 +441,14 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 
 def _event_of(body: str) -> Any:
-    """The event a message carries, for its DLQ envelope (read again: only failures need it)."""
-    try:
-        return _unwrapped(loads(body))
-    except (ValueError, RecursionError):
-        return body
+    """The event a message carries, for its DLQ envelope (read again: only failures need it). Strictly
+    if it can be; else as the fast path read it (duplicate keys: the last wins); else the text."""
+    for read in (loads, json.loads):
+        try:
+            return _unwrapped(read(body))
+        except (ValueError, RecursionError):
+            continue
+    return body
 
 
 def _unwrapped(raw: Any) -> Any:
