@@ -42,55 +42,39 @@ STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
 
 
 class QueuedMessage:
-    """The parts of an SQS record the updater uses (read-only).
+    """A read-only view of one SQS record, for the messages that need more than their body (those that
+    fail): the updater reads the bodies of a batch straight from the records."""
 
-    One is made for every message of a batch, so ``from_record`` only takes the id and the body; the
-    attributes that only failing messages need (receive count, sent time, receipt handle) are read
-    from the record when asked for."""
+    __slots__ = ("_record",)
 
-    __slots__ = ("_receipt_handle", "_receive_count", "_record", "_sent_at", "body", "message_id")
-
-    def __init__(
-        self,
-        message_id: str,
-        body: str,
-        receive_count: int = 1,
-        sent_at: int | None = None,
-        receipt_handle: str | None = None,
-    ) -> None:
-        self.message_id = message_id
-        self.body = body
-        self._record: SqsRecord | None = None
-        self._receive_count = receive_count
-        self._sent_at = sent_at
-        self._receipt_handle = receipt_handle
+    def __init__(self, record: SqsRecord) -> None:
+        self._record = record
 
     @classmethod
     def from_record(cls, record: SqsRecord) -> QueuedMessage:
-        # Not through __init__: the other slots stay unset, and the properties read the record instead.
-        message = cls.__new__(cls)
-        message.message_id = record["messageId"]
-        message.body = record.get("body", "")
-        message._record = record
-        return message
+        return cls(record)
+
+    @property
+    def message_id(self) -> str:
+        return self._record["messageId"]
+
+    @property
+    def body(self) -> str:
+        return self._record.get("body", "")
 
     @property
     def receive_count(self) -> int:
-        if self._record is None:
-            return self._receive_count
         count = (self._record.get("attributes") or {}).get("ApproximateReceiveCount", "")
         return int(count) if type(count) is str and count.isdigit() else 1
 
     @property
     def sent_at(self) -> int | None:
-        if self._record is None:
-            return self._sent_at
         sent = (self._record.get("attributes") or {}).get("SentTimestamp", "")
         return int(sent) if type(sent) is str and sent.isdigit() else None
 
     @property
     def receipt_handle(self) -> str | None:
-        return self._receipt_handle if self._record is None else self._record.get("receiptHandle")
+        return self._record.get("receiptHandle")
 
     def __repr__(self) -> str:
         return f"QueuedMessage({self.message_id!r}, receive_count={self.receive_count})"
