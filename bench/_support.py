@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hubsync_local.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sim-token"
 OBJECT = "partner_services"
@@ -138,13 +140,8 @@ class SimulatorProcess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process)
         if process is not None and process.stdout is not None:
             process.stdout.close()
         if self._seed_dir is not None:

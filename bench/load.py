@@ -61,6 +61,7 @@ from bench._support import (
 )
 from hubsync_local.aws import MotoServer, client, free_port
 from hubsync_local.lambda_runtime import LambdaContext, load_handler
+from hubsync_local.processes import stop_process
 from hubsync_local.stack import new_webhook_secret
 from hubsync_local.template import Template
 
@@ -128,16 +129,6 @@ def _end_orphan(pid: int, needle: str) -> None:
             time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class _Stack:
     """``python -m hubsync_local`` in a child process, on free ports, with a known webhook secret."""
 
@@ -178,7 +169,7 @@ class _Stack:
         if self.process is not None:
             if self.moto_pid is None:  # stopped before the banner: find moto now, in case it outlives the stack
                 self.moto_pid = next(iter(_children(self.process.pid, MOTO_COMMAND)), None)
-            _stop(self.process)
+            stop_process(self.process, timeout_seconds=30)
             self.process = None
         if self.moto_pid is not None:
             _end_orphan(self.moto_pid, MOTO_COMMAND)
@@ -210,7 +201,7 @@ def _bare_server() -> Iterator[tuple[str, int]]:
             raise RuntimeError(f"the bare server did not start: {line!r}")
         yield line.rsplit("listening on ", 1)[1].strip(), process.pid
     finally:
-        _stop(process)
+        stop_process(process, timeout_seconds=30)
         if process.stdout is not None:
             process.stdout.close()
 
@@ -232,7 +223,7 @@ def _load(url: str, secret: str, clients: int, requests: int, seconds: float) ->
     try:
         out, _ = process.communicate(timeout=seconds + 90)
     finally:
-        _stop(process)
+        stop_process(process, timeout_seconds=30)
     if process.returncode != 0:
         raise RuntimeError(f"the load client exited with {process.returncode}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])

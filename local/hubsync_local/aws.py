@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hubsync_local.processes import stop_process
 from hubsync_local.template import Template
 
 if TYPE_CHECKING:
@@ -73,12 +74,8 @@ class MotoServer:
             pass
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process is not None:
+            stop_process(self._process)
         self._process = None
 
     def __enter__(self) -> MotoServer:
