@@ -41,6 +41,7 @@ def _record(report: UpdateReport) -> None:
         "IsolationCalls": report.isolation_calls,
         "RateLimited": report.rate_limited,
         "HubSpotAuthFailures": report.auth_failures,
+        "UnprovenInputs": report.unproven_inputs,
         "DeadLettered": sum(report.dead_lettered.values()),
         "EventsApplied": report.applied_events,
         "SupersededValues": report.superseded_values,

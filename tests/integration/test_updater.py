@@ -15,48 +15,12 @@ from typing import Any
 import pytest
 from hubspot import HubSpot
 
-from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
-from hubsync.retry import RetryPolicy
-from hubsync.sqs import QueueSender
-from hubsync.updater import RequestTimes, Updater
+from hubsync.updater import RequestTimes
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
-
-TOKEN = "sim-token"
-OBJECT = "partner_services"
-T0 = 1_764_000_000_000
-
-
-def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5, **kwargs: Any) -> Updater:
-    delivery = Delivery(
-        HubSpotClient(sim.url, TOKEN, timeout_seconds=5),
-        kwargs.pop("limiter", None),
-        RetryPolicy(max_attempts=3, rng=random.Random(1)),
-        call_seconds=6,
-        reserve_seconds=1,
-        sleep=lambda _: None,  # waits are the policy's business; tests need not wait them out
-    )
-    return Updater(
-        delivery,
-        QueueSender(sqs, dlq_url),
-        default_object_type=OBJECT,
-        max_receive_count=max_receive_count,
-        **kwargs,
-    )
-
-
-def messages(events: list[dict[str, Any]], receive_count: int = 1) -> list[dict[str, Any]]:
-    return [sqs_record(f"m{i}", json.dumps(e), receive_count, T0) for i, e in enumerate(events)]
-
-
-def event(record: str, at: int, **properties: str) -> dict[str, Any]:
-    return {"id": record, "objectType": OBJECT, "properties": properties, "occurredAt": T0 + at}
-
-
-def plenty_of_time() -> float:
-    return 100.0
+from support.updater import OBJECT, T0, TOKEN, event, make_updater, messages, plenty_of_time
 
 
 def official_client(sim: HubSpotSimulator) -> HubSpot:

@@ -7,7 +7,17 @@ import pytest
 
 from hubsync import dlq
 from hubsync.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
-from hubsync.outcomes import AUTH, BAD_RESPONSE, DAILY_LIMIT, INCOMPLETE, LOCKED, RATE_LIMITED, REDIRECTED, interpret
+from hubsync.outcomes import (
+    AUTH,
+    BAD_RESPONSE,
+    DAILY_LIMIT,
+    INCOMPLETE,
+    LOCKED,
+    RATE_LIMITED,
+    REDIRECTED,
+    UNPROVEN,
+    interpret,
+)
 from hubsync.types import BatchInput
 
 INPUTS: list[BatchInput] = [
@@ -17,19 +27,26 @@ INPUTS: list[BatchInput] = [
 ]
 
 
-def ok_body(**extra: Any) -> dict[str, Any]:
-    return {"status": "COMPLETE", "results": [], "startedAt": "x", "completedAt": "y", **extra}
+def result(record_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": record_id, "properties": {"a": "1", "hs_object_id": record_id}, "archived": False, **extra}
 
 
-def test_200_applies_everything() -> None:
-    outcome = interpret(HubSpotAnswer(200, ok_body()), INPUTS)
+def ok_body(*ids: str, **extra: Any) -> dict[str, Any]:
+    """A batch answer whose results are records ``ids`` (no trace ids echoed)."""
+    body = {"status": "COMPLETE", "results": [result(i) for i in ids], "startedAt": "x", "completedAt": "y"}
+    return {**body, **extra}
+
+
+def test_200_applies_everything_its_results_name() -> None:
+    outcome = interpret(HubSpotAnswer(200, ok_body("3", "1", "2")), INPUTS)
     assert outcome.applied == {"t0", "t1", "t2"}
     assert not outcome.failed and not outcome.retry
 
 
 def test_207_maps_errors_by_ids_and_trace_ids_not_position() -> None:
     body = ok_body(
-        numErrors=2,
+        "2",
+        numErrors=3,
         errors=[
             {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["3"]}},
             {
@@ -50,7 +67,7 @@ def test_207_maps_errors_by_ids_and_trace_ids_not_position() -> None:
 
 
 def test_207_with_an_unknown_error_category_is_retried() -> None:
-    body = ok_body(errors=[{"category": "SOMETHING_NEW", "message": "hm", "context": {"ids": ["2"]}}])
+    body = ok_body("3", "1", errors=[{"category": "SOMETHING_NEW", "message": "hm", "context": {"ids": ["2"]}}])
     outcome = interpret(HubSpotAnswer(207, body), INPUTS)
     assert set(outcome.retry) == {"t1"}
     assert outcome.applied == {"t0", "t2"}
@@ -122,8 +139,7 @@ def read_back(body: Any) -> Any:
 
 
 def test_a_2xx_batch_answer_is_read_without_its_results_but_with_everything_interpret_needs() -> None:
-    record = {"id": "1", "properties": {"a": "1", "hs_object_id": "1"}, "archived": False}
-    body = ok_body(results=[record, record], numErrors=1)
+    body = ok_body("2", "1", numErrors=1)
     body["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["3"]}}]
     read = read_back(body)
     assert (read["status"], read["numErrors"], read["errors"], len(read["results"])) == (
@@ -154,3 +170,105 @@ def test_a_2xx_answer_of_another_shape_is_read_whole_and_retried(body: Any, caus
 def test_a_redirect_is_a_configuration_fault_retried_not_the_events_fault(status: int) -> None:
     outcome = interpret(HubSpotAnswer(status, None, {"Location": "https://elsewhere.example"}), INPUTS)
     assert not outcome.failed and {failure.cause for failure in outcome.retry.values()} == {REDIRECTED}
+
+
+# --- Proven settlement: a 2xx settles an input only when the answer accounts for it -------------------
+
+
+def causes(outcome: Any) -> dict[str, str | None]:
+    return {trace: failure.cause for trace, failure in outcome.retry.items()}
+
+
+@pytest.mark.parametrize("body", [{}, {"message": "ok"}, {"results": []}, {"status": "COMPLETE"}, "OK", [], None])
+def test_a_2xx_that_is_not_a_batch_answer_settles_nothing(body: Any) -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(body) if body is not None else None), INPUTS)
+    assert not outcome.applied and not outcome.failed
+    assert causes(outcome) == dict.fromkeys(("t0", "t1", "t2"), BAD_RESPONSE)
+
+
+@pytest.mark.parametrize("status", [201, 202, 204, 299])
+def test_another_2xx_status_is_a_bad_response_not_a_rejection(status: int) -> None:
+    outcome = interpret(HubSpotAnswer(status, read_back(ok_body("1", "2", "3"))), INPUTS)
+    assert not outcome.applied and not outcome.failed and set(causes(outcome).values()) == {BAD_RESPONSE}
+
+
+def test_a_complete_answer_with_no_results_proves_nothing() -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(ok_body())), INPUTS)
+    assert not outcome.applied and not outcome.failed
+    assert causes(outcome) == dict.fromkeys(("t0", "t1", "t2"), UNPROVEN)
+    assert outcome.unproven == 3
+
+
+def test_a_200_naming_some_inputs_applies_only_those() -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(ok_body("2"))), INPUTS)
+    assert outcome.applied == {"t1"}
+    assert causes(outcome) == {"t0": UNPROVEN, "t2": UNPROVEN}
+
+
+def test_results_carrying_trace_ids_prove_their_inputs_whatever_their_ids() -> None:
+    body = ok_body()
+    body["results"] = [result("900", objectWriteTraceId="t2"), result("901", objectWriteTraceId="t0")]
+    outcome = interpret(HubSpotAnswer(200, read_back(body)), INPUTS)
+    assert outcome.applied == {"t0", "t2"} and causes(outcome) == {"t1": UNPROVEN}
+
+
+def test_a_result_for_a_record_not_sent_proves_nothing() -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(ok_body("1", "2", "77"))), INPUTS)
+    assert outcome.applied == {"t0", "t1"} and causes(outcome) == {"t2": UNPROVEN}
+
+
+def test_a_207_error_naming_no_input_leaves_every_input_without_a_result_unproven() -> None:
+    error = {
+        "status": "error",
+        "category": "VALIDATION_ERROR",
+        "message": "Property values were not valid",
+        "context": {"propertyName": ["a"]},
+    }
+    outcome = interpret(HubSpotAnswer(207, read_back(ok_body("1", numErrors=1, errors=[error]))), INPUTS)
+    assert outcome.applied == {"t0"} and not outcome.failed
+    assert causes(outcome) == {"t1": UNPROVEN, "t2": UNPROVEN}
+    assert outcome.unmatched_errors == 1
+
+
+def test_errors_counted_but_not_listed_make_the_rest_unproven_even_for_id_property_inputs() -> None:
+    inputs: list[BatchInput] = [
+        {"id": "a@x.io", "idProperty": "email", "properties": {"a": "1"}, "objectWriteTraceId": "t0"},
+        {"id": "b@x.io", "idProperty": "email", "properties": {"a": "1"}, "objectWriteTraceId": "t1"},
+    ]
+    body = ok_body("501", "502", numErrors=1)
+    outcome = interpret(HubSpotAnswer(207, read_back(body)), inputs)
+    assert not outcome.applied and causes(outcome) == {"t0": UNPROVEN, "t1": UNPROVEN}
+
+
+def test_a_result_and_an_error_for_one_input_prove_neither() -> None:
+    error = {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["1"]}}
+    outcome = interpret(HubSpotAnswer(207, read_back(ok_body("1", "2", "3", numErrors=1, errors=[error]))), INPUTS)
+    assert outcome.applied == {"t1", "t2"} and not outcome.failed and causes(outcome) == {"t0": UNPROVEN}
+
+
+ID_PROPERTY_INPUTS: list[BatchInput] = [
+    {"id": f"u{i}", "idProperty": "external_id", "properties": {"a": "1"}, "objectWriteTraceId": f"t{i}"}
+    for i in range(3)
+]
+
+
+def test_id_property_inputs_are_matched_by_the_value_their_results_carry() -> None:
+    body = ok_body()
+    body["results"] = [
+        {"id": "901", "properties": {"external_id": "u2"}},
+        {"id": "900", "properties": {"external_id": "u0"}},
+        {"id": "999", "properties": {"external_id": "someone-else"}},
+    ]
+    outcome = interpret(HubSpotAnswer(200, read_back(body)), ID_PROPERTY_INPUTS)
+    # u1 is left with one unmatched result, but that result names another record: not counted as u1's.
+    assert outcome.applied == {"t0", "t2"} and causes(outcome) == {"t1": UNPROVEN}
+
+
+def test_id_property_inputs_without_anything_to_match_are_settled_by_count() -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(ok_body("900", "901", "902"))), ID_PROPERTY_INPUTS)
+    assert outcome.applied == {"t0", "t1", "t2"} and not outcome.retry
+
+
+def test_too_few_results_for_id_property_inputs_prove_none_of_them() -> None:
+    outcome = interpret(HubSpotAnswer(200, read_back(ok_body("900", "901"))), ID_PROPERTY_INPUTS)
+    assert not outcome.applied and set(causes(outcome).values()) == {UNPROVEN}

@@ -702,6 +702,7 @@ UPDATER_METRICS = {
     "RateLimited",
     "DailyLimitHit",
     "HubSpotAuthFailures",
+    "UnprovenInputs",
     "EventsApplied",
     "SupersededValues",
     "RetriedLater",

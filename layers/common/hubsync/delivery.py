@@ -50,6 +50,7 @@ class DeliveryStats:
     rate_limited: int = 0  # 429 answers
     auth_failures: int = 0  # 401/403 answers: the token, not the events
     retries: int = 0
+    unproven: int = 0  # inputs a 2xx answer did not account for (retried)
     by_status: Counter[str] = field(default_factory=Counter)  # "200", "207", "429", "transport" ...
 
 
@@ -114,6 +115,9 @@ class Delivery:
                 break
             final.calls += 1
             outcome = interpret(answer, list(pending.values()))
+            if outcome.unproven:
+                with self._lock:
+                    self.stats.unproven += outcome.unproven
             if not outcome.retry_now:
                 self._daily_limit_until = self._clock() + self._daily_recheck
             if outcome.unmatched_errors:

@@ -30,31 +30,54 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
-class _BatchResults(msgspec.Struct, rename={"num_errors": "numErrors"}):
-    """What hubsync reads of a 200/207 batch answer. Each result is kept undecoded (``msgspec.Raw``):
-    nothing reads them, and a hundred records of properties are most of the answer's decoding."""
+class BatchResult(msgspec.Struct, rename={"trace_id": "objectWriteTraceId"}):
+    """What hubsync reads of one result of a batch answer: which input it proves applied. The properties
+    stay undecoded (``msgspec.Raw``): they are read only to match an ``idProperty`` input whose result
+    carries neither its trace id nor a record id hubsync knows."""
 
-    status: str | None = None
-    results: list[msgspec.Raw] = []
+    id: str | None = None
+    trace_id: str | None = None
+    properties: msgspec.Raw | None = None
+
+    def property_value(self, name: str) -> str | None:
+        if self.properties is None:
+            return None
+        try:
+            values = _decode(self.properties)
+        except msgspec.DecodeError:
+            return None
+        value = values.get(name) if isinstance(values, dict) else None
+        return value if isinstance(value, str) else None
+
+
+class _BatchResults(msgspec.Struct, rename={"num_errors": "numErrors"}):
+    """What hubsync reads of a 200/207 batch answer. A key the answer lacks stays unset, so that an
+    answer that is not HubSpot's (a proxy's ``{}``) is not mistaken for an empty batch answer."""
+
+    status: Any = msgspec.UNSET
+    results: list[BatchResult] | msgspec.UnsetType = msgspec.UNSET
     errors: list[Any] = []
-    num_errors: int | None = None
+    num_errors: Any = msgspec.UNSET
 
 
 _decode_batch_results = msgspec.json.Decoder(_BatchResults).decode
 
 
 def _batch_body(content: bytes) -> Any:
-    """A 2xx batch answer as a dict of what hubsync reads, or decoded whole when it is not that shape."""
+    """A 2xx batch answer as a dict of what hubsync reads (``results`` as ``BatchResult`` each), or
+    decoded whole when it is not that shape."""
     try:
         answer = _decode_batch_results(content)
     except msgspec.ValidationError:
         return _decode(content)  # not the documented shape: outcomes judges it as it is
-    body: dict[str, Any] = {"results": answer.results}
-    if answer.status is not None:
+    body: dict[str, Any] = {}
+    if answer.results is not msgspec.UNSET:
+        body["results"] = answer.results
+    if answer.status is not msgspec.UNSET:
         body["status"] = answer.status
     if answer.errors:
         body["errors"] = answer.errors
-    if answer.num_errors is not None:
+    if answer.num_errors is not msgspec.UNSET:
         body["numErrors"] = answer.num_errors
     return body
 
@@ -63,8 +86,8 @@ def _batch_body(content: bytes) -> Any:
 class HubSpotAnswer:
     """One HTTP exchange. ``status`` is None when no answer came (``transport_error`` says why).
 
-    The body is the decoded JSON, except that a 2xx batch answer's ``results`` are left undecoded
-    (``msgspec.Raw`` each): hubsync reads only its status and errors."""
+    The body is the decoded JSON, except that a 2xx batch answer's ``results`` are read only as far as
+    settling needs (``BatchResult`` each: id, trace id, properties undecoded)."""
 
     status: int | None
     body: Any = None

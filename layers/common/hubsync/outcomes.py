@@ -1,17 +1,20 @@
 """What a HubSpot batch answer means for each input: applied, failed for good, or worth retrying.
 
-Failures of a 207 are mapped back by ``objectWriteTraceId`` and ``context.ids``, never by position
-(HubSpot does not answer in input order).
+A 2xx settles an input only when it proves it (``hubsync.settlement``): results and failures are
+mapped back by ``objectWriteTraceId``, ids and ``context.ids``, never by position (HubSpot does not
+answer in input order), and whatever the answer does not account for is retried (``UNPROVEN``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hubsync import dlq
 from hubsync.hubspot import HubSpotAnswer
+from hubsync.settlement import settle
 from hubsync.types import BatchInput
 
 # Transient causes, kept in the DLQ envelope's ``error.cause`` when retries run out.
@@ -22,6 +25,7 @@ LOCKED = "LOCKED"
 AUTH = "AUTH"
 BAD_RESPONSE = "BAD_RESPONSE"
 INCOMPLETE = "INCOMPLETE"
+UNPROVEN = "UNPROVEN"  # a 2xx that did not account for the input
 REDIRECTED = "REDIRECTED"
 
 # 5xx that HubSpot documents as not transient (Cloudflare: 522 unreachable origin; 525/526 TLS).
@@ -30,6 +34,8 @@ _RETRYABLE_4XX = {408, 423, 425, 429, 477}
 # 207 error categories that are the input's own fault; any other category is retried.
 _PERMANENT_CATEGORIES = {"OBJECT_NOT_FOUND", "VALIDATION_ERROR", "INVALID_PARAMS", "CONFLICT"}
 LOCKED_WAIT_SECONDS = 2.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +48,7 @@ class BatchOutcome:
     retry_after: float | None = None  # seconds HubSpot asked us to wait, when it said
     retry_now: bool = True  # False for the daily limit: nothing will succeed until it resets
     unmatched_errors: int = 0  # 207 errors that named no input we sent
+    unproven: int = 0  # inputs a 2xx answer did not account for (retried)
     calls: int = 0  # HTTP calls made for these verdicts (0: not sent at all)
     superseded: set[str] = field(default_factory=set)  # every value older than what was already applied
 
@@ -52,6 +59,7 @@ class BatchOutcome:
         self.retry.update(other.retry)
         self.superseded |= other.superseded
         self.unmatched_errors += other.unmatched_errors
+        self.unproven += other.unproven
         self.calls += other.calls
         self.retry_now = self.retry_now and other.retry_now
         if other.retry_after is not None:
@@ -128,7 +136,7 @@ def _transient(answer: HubSpotAnswer) -> tuple[str, float | None, bool] | None:
 def interpret(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutcome:
     """The verdict for every input of one ``batch/update`` call."""
     status = answer.status
-    if status in (200, 207):
+    if status is not None and 200 <= status < 300:
         return _interpret_success(answer, inputs)
     transient = _transient(answer)
     if transient is not None:
@@ -145,57 +153,59 @@ def interpret(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutco
     return _whole(inputs, dlq.Failure(category, _message(answer), status, _code(answer)), retry=False)
 
 
+def _is_batch_answer(body: Any) -> bool:
+    """HubSpot's batch answers always carry ``status`` and a ``results`` array (both required by its
+    OpenAPI schemas); a proxy's or another service's 2xx does not."""
+    return isinstance(body, dict) and isinstance(body.get("results"), list) and "status" in body
+
+
 def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutcome:
     body = answer.body
-    if not isinstance(body, dict) or not isinstance(body.get("results", []), list):
-        # HubSpot may well have applied it; an update is idempotent, so sending it again is safe.
+    if answer.status not in (200, 207) or not _is_batch_answer(body):
+        # Not HubSpot's batch answer: nothing is proven. HubSpot may still have applied it; an update is
+        # idempotent, so sending it again is safe.
+        logger.warning("a 2xx that is not a HubSpot batch answer", extra={"status": answer.status, **_shape(body)})
         failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, _message(answer), answer.status, None, BAD_RESPONSE)
         return _whole(inputs, failure, retry=True)
-    outcome = BatchOutcome()
-    by_trace = {item["objectWriteTraceId"]: item for item in inputs}
-    errors = body.get("errors") if answer.status == 207 else None
-    by_id: dict[str, list[str]] = {}
-    if errors:  # only errors need the ids mapped back (most answers have none)
-        for item in inputs:
-            by_id.setdefault(item["id"], []).append(item["objectWriteTraceId"])
-    for error in errors if isinstance(errors, list) else []:
-        traces = _error_traces(error, by_trace, by_id)
-        if not traces:
-            outcome.unmatched_errors += 1
-            continue
+    settlement = settle(body, inputs)
+    outcome = BatchOutcome(unmatched_errors=settlement.unmatched_errors)
+    for error, traces in settlement.errors:
         failure = _error_failure(error, answer.status)
         for trace in traces:
             (outcome.failed if failure.cause is None else outcome.retry)[trace] = failure
-    settled = outcome.failed.keys() | outcome.retry.keys()
-    complete = body.get("status", "COMPLETE") == "COMPLETE"
-    unsettled = [trace for trace in by_trace if trace not in settled]  # in the order sent
-    if complete:
-        outcome.applied.update(unsettled)
+    if body.get("status") != "COMPLETE":
+        # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
+        message = f"batch status {body.get('status')!r}, not COMPLETE"
+        incomplete = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
+        for item in inputs:
+            if item["objectWriteTraceId"] not in outcome.failed:
+                outcome.retry.setdefault(item["objectWriteTraceId"], incomplete)
         return outcome
-    # HubSpot's documented example answers CANCELED: nothing says the inputs were applied.
-    message = f"batch status {body.get('status')!r}, not COMPLETE"
-    for trace in unsettled:
-        outcome.retry[trace] = dlq.Failure(dlq.RETRIES_EXHAUSTED, message, answer.status, None, INCOMPLETE)
+    outcome.applied = settlement.applied
+    if settlement.unproven:
+        outcome.unproven = len(settlement.unproven)
+        logger.warning(
+            "HubSpot's answer does not prove every input applied; those are retried",
+            extra={"status": answer.status, **settlement.shape(body)},
+        )
+        failure = dlq.Failure(
+            dlq.RETRIES_EXHAUSTED,
+            f"HTTP {answer.status} did not account for this input (no result or error named it)",
+            answer.status,
+            None,
+            UNPROVEN,
+        )
+        for item in inputs:  # in the order sent, so retries keep it
+            if item["objectWriteTraceId"] in settlement.unproven:
+                outcome.retry[item["objectWriteTraceId"]] = failure
     return outcome
 
 
-def _error_traces(error: Any, by_trace: dict[str, BatchInput], by_id: dict[str, list[str]]) -> set[str]:
-    if not isinstance(error, dict):
-        return set()
-    context = error.get("context") if isinstance(error.get("context"), dict) else {}
-    assert isinstance(context, dict)
-    traces = {t for t in _strings(context.get("objectWriteTraceId")) if t in by_trace}
-    for record_id in _strings(context.get("ids")):
-        traces.update(by_id.get(record_id, ()))
-    return traces
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [str(v) for v in value if isinstance(v, str | int)]
-    return []
+def _shape(body: Any) -> dict[str, Any]:
+    """A body's shape for a log line, never its values (a proxy's page may hold anything)."""
+    if isinstance(body, dict):
+        return {"type": "object", "keys": sorted(str(key) for key in body)[:20]}
+    return {"type": type(body).__name__}
 
 
 def _error_failure(error: dict[str, Any], status: int | None) -> dlq.Failure:

@@ -115,6 +115,7 @@ class UpdateReport:
     isolation_calls: int = 0
     rate_limited: int = 0
     auth_failures: int = 0
+    unproven_inputs: int = 0  # inputs HubSpot's 2xx answers did not account for (retried)
     calls_by_status: Counter[str] = field(default_factory=Counter)
     applied_events: int = 0
     max_lag_ms: int | None = None  # receipt to application, the slowest applied event
@@ -184,7 +185,7 @@ class Updater:
         report.inputs = len(merged)
         report.requests = len(requests)
         stats = self.delivery.stats
-        before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures)
+        before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures, stats.unproven)
         statuses_before = Counter(stats.by_status)
         outcomes = self._run_all(requests, remaining_seconds, report)
         report.calls_by_status = stats.by_status - statuses_before
@@ -192,6 +193,7 @@ class Updater:
         report.isolation_calls = stats.isolation_calls - before[1]
         report.rate_limited = stats.rate_limited - before[2]
         report.auth_failures = stats.auth_failures - before[3]
+        report.unproven_inputs = stats.unproven - before[4]
         later: list[QueuedMessage] = []
         requeue: list[QueuedMessage] = []
         for request, outcome in zip(requests, outcomes, strict=True):

@@ -7,7 +7,7 @@ GET  /_simulator/records/{objectType}      {"objectType", "records": {id: record
 POST /_simulator/records/{objectType}      body {"id"?, "properties": {...}} -> 201 {"id"}
 GET  /_simulator/faults                    the fault settings and pending script
 POST /_simulator/faults                    body: any of error_rate, error_statuses, latency_ms, reset_rate,
-                                           script (appended), clear_script, reset, seed
+                                           lie_rate, lie_modes, script (appended), clear_script, reset, seed
 GET  /_simulator/rate-limit                {"max_per_interval", "interval_ms", "daily"}
 POST /_simulator/rate-limit                same body; starts fresh counts
 POST /_simulator/reset                     records back to the seed, no calls, no faults, fresh counts

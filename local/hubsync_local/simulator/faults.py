@@ -6,9 +6,13 @@ A script entry decides one API request (admin endpoints never consume entries), 
 - "NNN:S": status NNN with `Retry-After: S` (477 carries `Retry-After: 1` unless told otherwise);
 - "reset": the connection is closed without an answer;
 - "ten_secondly" (or "429") / "daily": a 429 with that policy's body;
-- "pass" (or "ok"): this request is answered normally, with no random fault.
+- "pass" (or "ok"): this request is answered normally, with no random fault;
+- "lie:MODE": a batch/update answered with a lying 2xx (lies.py lists the modes);
+- "late:MS": the request is processed only after MS milliseconds (a client that gave up earlier saw a
+  timeout, but the write still lands: an unknown outcome that turns out applied, late).
 
-Random faults (`error_rate`, `reset_rate`) only apply when the script is empty. The generator is seedable.
+Random faults (`error_rate`, `reset_rate`, `lie_rate` with `lie_modes`) only apply when the script is
+empty. The generator is seedable.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .lies import LIE_MODES
 from .ratelimit import DAILY, TEN_SECONDLY
 
 ScriptEntry = int | str
@@ -30,15 +35,19 @@ _STATUS_WITH_RETRY = re.compile(r"(\d{3})(?::(\d+))?")
 
 @dataclass(frozen=True)
 class Fault:
-    """What to answer instead of processing: `kind` is status, rate_limit or reset."""
+    """What to answer instead of processing: `kind` is status, rate_limit, reset, lie (`mode`) or late
+    (`delay_ms`)."""
 
     kind: str
     status: int = 0
     policy: str | None = None
     retry_after: int | None = None
+    mode: str | None = None
+    delay_ms: int = 0
 
 
 _PASS = Fault("pass")
+_SETTINGS = ("error_rate", "reset_rate", "latency_ms", "error_statuses", "lie_rate", "lie_modes")
 
 
 def parse_entry(entry: ScriptEntry) -> Fault:
@@ -56,6 +65,11 @@ def parse_entry(entry: ScriptEntry) -> Fault:
     }
     if text in named:
         return named[text]
+    kind, _, argument = text.partition(":")
+    if kind == "lie" and argument in LIE_MODES:
+        return Fault("lie", mode=argument)
+    if kind == "late" and argument.isdigit():
+        return Fault("late", delay_ms=int(argument))
     match = _STATUS_WITH_RETRY.fullmatch(text)
     if not match or not 400 <= int(match.group(1)) <= 599:
         raise ValueError(f"not a fault script entry: {entry!r}")
@@ -75,6 +89,8 @@ class Faults:
         self._script: deque[tuple[ScriptEntry, Fault]] = deque()
         self._error_rate = 0.0
         self._reset_rate = 0.0
+        self._lie_rate = 0.0
+        self._lie_modes: tuple[str, ...] = LIE_MODES
         self._latency_ms = 0
         self._error_statuses: tuple[int, ...] = DEFAULT_ERROR_STATUSES
 
@@ -93,6 +109,25 @@ class Faults:
     @reset_rate.setter
     def reset_rate(self, value: float) -> None:
         self._reset_rate = _fraction("reset_rate", value)
+
+    @property
+    def lie_rate(self) -> float:
+        return self._lie_rate
+
+    @lie_rate.setter
+    def lie_rate(self, value: float) -> None:
+        self._lie_rate = _fraction("lie_rate", value)
+
+    @property
+    def lie_modes(self) -> tuple[str, ...]:
+        return self._lie_modes
+
+    @lie_modes.setter
+    def lie_modes(self, value: Iterable[str]) -> None:
+        modes = tuple(str(mode) for mode in value)
+        if not modes or any(mode not in LIE_MODES for mode in modes):
+            raise ValueError(f"lie_modes must be a non-empty list of {list(LIE_MODES)}")
+        self._lie_modes = modes
 
     @property
     def latency_ms(self) -> int:
@@ -138,13 +173,14 @@ class Faults:
         """No faults: rates and latency back to 0, default statuses, empty script."""
         with self._lock:
             self._script.clear()
-            self._error_rate = self._reset_rate = 0.0
+            self._error_rate = self._reset_rate = self._lie_rate = 0.0
+            self._lie_modes = LIE_MODES
             self._latency_ms = 0
             self._error_statuses = DEFAULT_ERROR_STATUSES
 
     def update(self, settings: Mapping[str, Any]) -> None:
         """Apply the admin endpoint's JSON: the fields above plus "reset", "seed", "script", "clear_script"."""
-        known = {"reset", "seed", "clear_script", "script", "error_rate", "reset_rate", "latency_ms", "error_statuses"}
+        known = {"reset", "seed", "clear_script", "script", *_SETTINGS}
         unknown = set(settings) - known
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
@@ -154,7 +190,7 @@ class Faults:
             self.seed(settings["seed"])
         if settings.get("clear_script"):
             self.clear_script()
-        for name in ("error_rate", "reset_rate", "latency_ms", "error_statuses"):
+        for name in _SETTINGS:
             if name in settings:
                 setattr(self, name, settings[name])
         script = settings.get("script", [])
@@ -168,6 +204,8 @@ class Faults:
             "reset_rate": self.reset_rate,
             "latency_ms": self.latency_ms,
             "error_statuses": list(self.error_statuses),
+            "lie_rate": self.lie_rate,
+            "lie_modes": list(self.lie_modes),
             "script": self.pending(),
         }
 
@@ -181,6 +219,8 @@ class Faults:
                 return Fault("reset")
             if self._error_rate and self._rng.random() < self._error_rate:
                 return Fault("status", self._rng.choice(self._error_statuses))
+            if self._lie_rate and self._rng.random() < self._lie_rate:
+                return Fault("lie", mode=self._rng.choice(self._lie_modes))
             return None
 
 

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from .api import CrmApi, Query
 from .body import Body
 from .faults import Fault, Faults
+from .lies import lie
 from .ratelimit import RateLimiter
 from .wire import (
     AUTH_MESSAGE,
@@ -39,8 +40,17 @@ TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 
 
 class Gateway:
-    def __init__(self, api: CrmApi, faults: Faults, ids: CorrelationIds, token: str | None, limiter: RateLimiter):
+    def __init__(
+        self,
+        api: CrmApi,
+        faults: Faults,
+        ids: CorrelationIds,
+        token: str | None,
+        limiter: RateLimiter,
+        sleep: Callable[[float], None] | None = None,
+    ):
         self.api = api
+        self.sleep = sleep
         self.faults = faults
         self.ids = ids
         self.token = token
@@ -60,6 +70,10 @@ class Gateway:
             return Answer(401, error_body("INVALID_AUTHENTICATION", AUTH_MESSAGE, self.ids.next()))
         limiter = self.limiter
         fault = self.faults.draw()
+        if fault is not None and fault.kind in ("lie", "late"):
+            # These reach the endpoint (counted as HubSpot counts a request), then misbehave.
+            endpoint = self._misbehaving(fault, endpoint, method, path, body)
+            fault = None
         if fault is not None:
             answer = self._fault(fault)
             if not answer.reset:
@@ -72,6 +86,21 @@ class Gateway:
             answer = self._call(endpoint)
         answer.headers.update(verdict.headers)
         return answer
+
+    def _misbehaving(self, fault: Fault, endpoint: Endpoint, method: str, path: str, body: Body) -> Endpoint:
+        """The endpoint, run late (``late``) or answering with a lie (``lie``, batch/update only)."""
+        match = _OBJECTS.fullmatch(path)
+        lies = fault.kind == "lie" and method == "POST" and match is not None and match["rest"] == "batch/update"
+        object_type = unquote(match["type"]) if match is not None else ""
+
+        def run() -> Answer:
+            if fault.kind == "late" and self.sleep is not None:
+                self.sleep(fault.delay_ms / 1000)
+            if lies:
+                return lie(fault.mode or "", body, lambda part: self.api.batch_update(object_type, part))
+            return endpoint()
+
+        return run
 
     def _token_info(self, body: Body) -> Answer:
         """HubSpot's private-app token introspection: the token goes in the body, not in a header."""

@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = answer.payload()
         lines = [f"HTTP/1.1 {answer.status} {reason_phrase(answer.status)}"]
         if payload:
-            lines.append("Content-Type: application/json;charset=utf-8")
+            lines.append(f"Content-Type: {answer.content_type}")
         lines.append(f"Content-Length: {len(payload)}")
         lines.extend(f"{name}: {value}" for name, value in answer.headers.items())
         if self.close_connection:

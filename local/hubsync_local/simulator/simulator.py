@@ -60,7 +60,9 @@ class HubSpotSimulator:
         self._calls = CallLog()
         self.faults = Faults(random_seed)
         limiter = RateLimiter(rate_limit, interval_ms, daily_limit, clock)
-        self._gateway = Gateway(CrmApi(self._store, self._ids, self._wall_ms), self.faults, self._ids, token, limiter)
+        self._gateway = Gateway(
+            CrmApi(self._store, self._ids, self._wall_ms), self.faults, self._ids, token, limiter, sleep
+        )
         # The private app's scopes, as HubSpot's token-info endpoint reports them: read and write on every type.
         self.scopes = [
             f"crm.objects.{name.replace('_', '-')}.{verb}" for name in self._seed.schemas for verb in ("read", "write")

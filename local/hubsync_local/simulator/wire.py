@@ -46,14 +46,19 @@ AUTH_MESSAGE = (
 
 @dataclass
 class Answer:
-    """One HTTP answer: status, JSON body (None: empty), extra headers; `reset` drops the connection instead."""
+    """One HTTP answer: status, JSON body (None: empty), extra headers; `reset` drops the connection instead.
+    `raw` (with its `content_type`) is sent instead of a JSON body: a proxy's page."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     reset: bool = False
+    raw: bytes | None = None
+    content_type: str = "application/json;charset=utf-8"
 
     def payload(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         if self.body is None:
             return b""
         return json.dumps(self.body, separators=(",", ":")).encode()
