@@ -587,7 +587,7 @@ class PipelineFaults:
         their times unrecorded, the leases held and nothing answered to SQS."""
         commit = state.commit
 
-        def crashing_commit(applied: Any, release: Any) -> Any:
+        def crashing_commit(applied: Any, release: Any, **holding: Any) -> Any:
             with self._lock:
                 crash = self._early_crash_armed and bool(applied)
                 if crash:
@@ -597,7 +597,7 @@ class PipelineFaults:
                 what = f"CRASH before the record-state commit ({len(applied)} records applied)"
                 self.log.timeline.append((time.monotonic(), 0, 1, what))
                 raise InjectedCrash("injected: the updater died between HubSpot's answer and the record state")
-            return commit(applied, release)
+            return commit(applied, release, **holding)
 
         state.commit = crashing_commit
 

@@ -127,6 +127,7 @@ class Delivery:
                 break
             final.applied |= outcome.applied
             final.failed.update(outcome.failed)
+            final.in_doubt |= outcome.in_doubt  # sticky: a later attempt does not stop a late one landing
             if not outcome.retry:
                 break
             # A ten-secondly 429 was already turned into a pause by the limiter: no extra backoff.

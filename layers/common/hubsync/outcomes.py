@@ -28,6 +28,11 @@ INCOMPLETE = "INCOMPLETE"
 UNPROVEN = "UNPROVEN"  # a 2xx that did not account for the input
 REDIRECTED = "REDIRECTED"
 
+# Transient answers that prove HubSpot wrote nothing (it refused the request before processing it). Any
+# other retried answer leaves the outcome unknown: the request may still land (a timeout, a 502 from a
+# proxy whose upstream went on, a 2xx that proves nothing), so its records stay "in doubt".
+_NOTHING_WRITTEN = {RATE_LIMITED, DAILY_LIMIT, LOCKED, AUTH, REDIRECTED}
+
 # 5xx that HubSpot documents as not transient (Cloudflare: 522 unreachable origin; 525/526 TLS).
 _PERMANENT_5XX = {501, 505, 522, 525, 526}
 _RETRYABLE_4XX = {408, 423, 425, 429, 477}
@@ -50,6 +55,9 @@ class BatchOutcome:
     unmatched_errors: int = 0  # 207 errors that named no input we sent
     unproven: int = 0  # inputs a 2xx answer did not account for (retried)
     calls: int = 0  # HTTP calls made for these verdicts (0: not sent at all)
+    # Inputs sent in a request whose outcome is unknown (it may still land, late): whatever their final
+    # verdict, no other writer may touch their records until such a request can no longer land.
+    in_doubt: set[str] = field(default_factory=set)
     superseded: set[str] = field(default_factory=set)  # every value older than what was already applied
 
     def absorb(self, other: BatchOutcome) -> None:
@@ -58,6 +66,7 @@ class BatchOutcome:
         self.failed.update(other.failed)
         self.retry.update(other.retry)
         self.superseded |= other.superseded
+        self.in_doubt |= other.in_doubt
         self.unmatched_errors += other.unmatched_errors
         self.unproven += other.unproven
         self.calls += other.calls
@@ -144,6 +153,8 @@ def interpret(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> BatchOutco
         failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, _message(answer), status, _code(answer), cause)
         outcome = _whole(inputs, failure, retry=True)
         outcome.retry_after, outcome.retry_now = wait, now
+        if cause not in _NOTHING_WRITTEN:
+            outcome.in_doubt = set(outcome.retry)
         return outcome
     assert status is not None
     body = answer.body if isinstance(answer.body, dict) else {}
@@ -166,7 +177,9 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
         # idempotent, so sending it again is safe.
         logger.warning("a 2xx that is not a HubSpot batch answer", extra={"status": answer.status, **_shape(body)})
         failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, _message(answer), answer.status, None, BAD_RESPONSE)
-        return _whole(inputs, failure, retry=True)
+        outcome = _whole(inputs, failure, retry=True)
+        outcome.in_doubt = set(outcome.retry)
+        return outcome
     settlement = settle(body, inputs)
     outcome = BatchOutcome(unmatched_errors=settlement.unmatched_errors)
     for error, traces in settlement.errors:
@@ -180,6 +193,7 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
         for item in inputs:
             if item["objectWriteTraceId"] not in outcome.failed:
                 outcome.retry.setdefault(item["objectWriteTraceId"], incomplete)
+        outcome.in_doubt = set(outcome.retry)  # PENDING or PROCESSING may yet be applied
         return outcome
     outcome.applied = settlement.applied
     if settlement.unproven:
@@ -198,6 +212,7 @@ def _interpret_success(answer: HubSpotAnswer, inputs: Sequence[BatchInput]) -> B
         for item in inputs:  # in the order sent, so retries keep it
             if item["objectWriteTraceId"] in settlement.unproven:
                 outcome.retry[item["objectWriteTraceId"]] = failure
+    outcome.in_doubt = set(outcome.retry)  # unproven, or named by an error of a category we do not know
     return outcome
 
 

@@ -10,7 +10,10 @@ for each HubSpot request:
 2. ``read(leased)`` gives the times already applied; ``superseded(merged, stored)`` names the properties
    whose merged event is not newer, and those are dropped from the request;
 3. after HubSpot took the request, ``commit(applied, release=leased)`` stores the new times and gives the
-   leases back; when HubSpot failed, ``release(leased)`` gives them back without storing anything.
+   leases back; when HubSpot failed, ``release(leased)`` gives them back without storing anything; when
+   the outcome is unknown (a request that may still land), ``commit(..., hold=keys, hold_until=...)``
+   keeps those leases a while longer instead, under a name no run holds (``<owner>#in-doubt``), so that no
+   writer, this one included, moves in while the request could still land.
 
 Item layout (partition key ``record``, a string; the other attributes are not declared, DynamoDB is
 schemaless):
@@ -91,6 +94,10 @@ _NAMES = {
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 _HANDLED_REASONS = {"None", _CONDITION_FAILED, _CONFLICT}
+
+# A lease held after an unknown outcome names its owner with this suffix: nobody, that owner included, takes
+# it before it expires.
+IN_DOUBT_SUFFIX = "#in-doubt"
 
 _ACQUIRE_UPDATE = "SET #owner = :me, #until = :until, #exp = :exp"
 _ACQUIRE_CONDITION = "attribute_not_exists(#owner) OR #until <= :now OR #owner = :me"
@@ -205,30 +212,51 @@ class RecordStateStore:
                     result[key] = dict(stored.times)
         return result
 
-    def commit(self, applied: Mapping[str, Mapping[str, int]], release: Iterable[str]) -> None:
+    def commit(
+        self,
+        applied: Mapping[str, Mapping[str, int]],
+        release: Iterable[str],
+        hold: Iterable[str] = (),
+        hold_until: float | None = None,
+    ) -> None:
         """Stores the times of ``applied`` (a time is only ever raised) and gives up the leases of ``release``
-        (normally every leased key, a superset of ``applied``), in one transaction per 100 records.
+        (normally every leased key, a superset of ``applied``), in one transaction per 100 records. The
+        leases of ``hold`` are kept, until ``hold_until`` (epoch seconds) when given: records a request may
+        still reach late (its outcome unknown), which no other writer may touch before it no longer can.
 
         Conditional on each lease still naming this owner: a record whose lease another run took is left
         untouched, the others are committed, then ``LeaseLostError`` lists the lost ones.
         """
-        releasing = list(release)
-        keys = _unique([*applied, *releasing])
+        held = set(hold)
+        releasing = [key for key in release if key not in held]
+        keys = _unique([*applied, *releasing, *(held if hold_until is not None else ())])
         lost: set[str] = set()
         for chunk in _chunks(keys, MAX_TRANSACTION_ITEMS):
-            lost |= self._commit_chunk(chunk, applied, set(releasing))
+            lost |= self._commit_chunk(chunk, applied, set(releasing), held, hold_until)
         if lost:
             raise LeaseLostError(lost)
 
-    def _commit_chunk(self, keys: list[str], applied: Mapping[str, Mapping[str, int]], releasing: set[str]) -> set[str]:
+    def _commit_chunk(
+        self,
+        keys: list[str],
+        applied: Mapping[str, Mapping[str, int]],
+        releasing: set[str],
+        held: set[str],
+        hold_until: float | None,
+    ) -> set[str]:
         pending, lost = list(keys), set[str]()
         for attempt in range(_COMMIT_ATTEMPTS):
             now = self._clock()
-            writes = {key: self._commit_item(key, applied.get(key), key in releasing, now) for key in pending}
+            writes = {
+                key: self._commit_item(
+                    key, applied.get(key), key in releasing, now, hold_until if key in held else None
+                )
+                for key in pending
+            }
             reasons = self._transact([item for item, _ in writes.values()])
             if reasons is None:
                 for key, (_, merged) in writes.items():
-                    self._remember(key, merged, released=key in releasing)
+                    self._remember(key, merged, released=key in releasing or key in held)
                 return lost
             conflict = False
             for key, reason in zip(pending, reasons, strict=True):
@@ -251,11 +279,12 @@ class RecordStateStore:
         )
 
     def _commit_item(
-        self, key: str, times: Mapping[str, int] | None, releasing: bool, now: float
+        self, key: str, times: Mapping[str, int] | None, releasing: bool, now: float, hold_until: float | None = None
     ) -> tuple[TransactWriteItemTypeDef, dict[str, int] | None]:
         """The update for one record, and the times it stores (None when it stores none)."""
         values: dict[str, Any] = {":me": {"S": self.owner}}
         condition = "#owner = :me"
+        sets: list[str] = []
         clauses = []
         merged: dict[str, int] | None = None
         if times is not None:
@@ -271,7 +300,8 @@ class RecordStateStore:
                     ":one": {"N": "1"},
                 }
             )
-            clauses += ["SET #times = :times, #exp = :exp", "ADD #rev :one"]
+            sets += ["#times = :times", "#exp = :exp"]
+            clauses.append("ADD #rev :one")
             # Unknown or never committed: attribute_not_exists. If the record has a rev after all, the
             # cancellation returns the item and the next attempt merges on it.
             if known is not None and known.rev is not None:
@@ -279,8 +309,16 @@ class RecordStateStore:
                 values[":rev"] = {"N": str(known.rev)}
             else:
                 condition += " AND attribute_not_exists(#rev)"
-        if releasing:
+        if hold_until is not None:
+            # Held under another name, so that this owner's own next batch cannot take it back either: a late
+            # request could otherwise land after that batch's newer value.
+            sets += ["#owner = :doubt", "#until = :held"]
+            values[":held"] = {"N": _seconds(hold_until)}
+            values[":doubt"] = {"S": f"{self.owner}{IN_DOUBT_SUFFIX}"}
+        elif releasing:
             clauses.append("REMOVE #owner, #until")
+        if sets:
+            clauses.insert(0, "SET " + ", ".join(sets))
         return self._update(key, " ".join(clauses), condition, values), merged
 
     def _remember(self, key: str, merged: dict[str, int] | None, released: bool) -> None:

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 LEASED = "LEASED"
 STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
+LEASE_LOST = "LEASE_LOST"
+# How long a record stays leased after a request to it had an unknown outcome (a timeout, a 5xx, a 2xx that
+# proved nothing): longer than HubSpot could still be processing a request its client gave up waiting for.
+IN_DOUBT_HOLD_SECONDS = 60.0
 
 
 class QueuedMessage:
@@ -157,6 +161,7 @@ class Updater:
         max_in_flight: int = 4,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         request_times: RequestTimes | None = None,
+        in_doubt_hold_seconds: float = IN_DOUBT_HOLD_SECONDS,
     ) -> None:
         self.delivery = delivery
         self._dlq = dead_letters
@@ -169,6 +174,7 @@ class Updater:
         self._lock = threading.Lock()  # the request threads add to one report
         self._pool: ThreadPoolExecutor | None = None
         self._request_times = request_times or RequestTimes()
+        self._in_doubt_hold_seconds = in_doubt_hold_seconds
 
     def process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
         """Applies one batch of SQS records (as Lambda hands them over) and says what became of each."""
@@ -311,15 +317,37 @@ class Updater:
             keys[trace]: {name: request.inputs[trace].property_times[name] for name in payload[trace]["properties"]}
             for trace in sent.applied
         }
+        # A request whose outcome is unknown may still land, late: its records stay leased a while longer,
+        # so that no other writer moves in before this one's retry sends the newest value again.
+        held = [keys[trace] for trace in sent.in_doubt]
         try:
-            self._state.commit(applied, release=[keys[trace] for trace in keys if trace not in deferred])
+            self._state.commit(
+                applied,
+                release=[keys[trace] for trace in keys if trace not in deferred],
+                hold=held,
+                hold_until=time.time() + self._in_doubt_hold_seconds if held else None,
+            )
         except LeaseLostError as exc:
+            # Another run took these records meanwhile and may write an older value over the one just applied:
+            # the events are not acknowledged, so their retry sends it again (harmless if it is still there).
             logger.error("a record lease expired before its times were stored: %s", exc.message)
+            lost = set(exc.keys)
+            self._unsettle(outcome, [t for t in sent.applied if keys[t] in lost], LEASE_LOST, exc.message)
         except RecordStateUnavailableError as exc:
-            # HubSpot has the values; the leases expire on their own. A later older event could then win:
-            # logged loudly, as it is the one window where order is not guaranteed.
-            logger.error("could not store applied times: %s", exc.message)
+            # HubSpot has the values but the times were not stored: acknowledged, an older event arriving later
+            # would win. Not acknowledged, they are sent again (harmless) and stored then; the leases are left
+            # as they are (held until they expire), so no other writer moves in before the retry.
+            logger.error("could not store applied times; the events will be sent again: %s", exc.message)
+            self._unsettle(outcome, list(sent.applied), STATE_UNAVAILABLE, "applied, but its time could not be stored")
         return outcome
+
+    @staticmethod
+    def _unsettle(outcome: BatchOutcome, traces: list[str], cause: str, message: str) -> None:
+        """Applied inputs whose applied time was not stored: retried, not acknowledged."""
+        failure = dlq.Failure(dlq.RETRIES_EXHAUSTED, message[:1000], None, None, cause)
+        for trace in traces:
+            outcome.applied.discard(trace)
+            outcome.retry[trace] = failure
 
     def _settle(
         self,
