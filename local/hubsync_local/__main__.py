@@ -29,9 +29,11 @@ def _banner(stack: LocalStack) -> str:
             if stack.simulator
             else "   (real HubSpot)"
         ),
-        f"  AWS emulator   {stack.aws_endpoint_url}   (moto: queues, DLQ, secrets)",
+        f"  AWS emulator   {stack.aws_endpoint_url}   (moto: queues, DLQ, secrets, tables, archive bucket)",
         f"  queue          {stack.resources.queue_url}",
         f"  DLQ            {stack.resources.dlq_url}",
+        f"  archive        s3://{stack.resources.archive_bucket}   (hubsync archive --stack-name"
+        f" {stack.config.stack_name} --older-than 0, then hubsync replay --from-archive)",
         f"  updater        batch size {stack.poller.batch_size}, window {stack.poller.window_seconds:g}s",
         "  webhook secret "
         + ("from WEBHOOK_SECRETS" if given else "generated for this run (set WEBHOOK_SECRETS to fix one)"),

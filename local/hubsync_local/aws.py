@@ -1,6 +1,6 @@
 """Emulated AWS over real HTTP: moto's server in a child process, and the stack's queues and secrets.
 
-The queues and secrets are created with the names and settings of template.yaml.
+The queues, secrets, tables and the archive bucket are created with the names and settings of template.yaml.
 """
 
 from __future__ import annotations
@@ -113,12 +113,14 @@ class StackResources:
     webhook_secret_arn: str
     idempotency_table: str | None = None
     record_state_table: str | None = None
+    archive_bucket: str | None = None
 
 
 def _queue_attributes(template: Template, logical_id: str, overrides: dict[str, str]) -> dict[str, str]:
     properties = template.resolve(template.properties(logical_id))
     attributes: dict[str, str] = {}
-    for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+    names = ("VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize", "DelaySeconds")
+    for name in (*names, "ReceiveMessageWaitTimeSeconds"):
         if name in properties:
             attributes[name] = str(properties[name])
     if "RedrivePolicy" in properties:
@@ -139,8 +141,10 @@ def create_stack_resources(
     hubspot_token: str,
     webhook_secret: str,
     queue_overrides: dict[str, str] | None = None,
+    s3: Any = None,
 ) -> StackResources:
-    """The queues and secrets of template.yaml, in moto. Also fills ``template.refs``/``attributes``."""
+    """The queues and secrets of template.yaml, in moto (and its tables and archive bucket when given the
+    clients). Also fills ``template.refs``/``attributes``."""
     urls: dict[str, str] = {}
     for logical_id in ("DeadLetterQueue", "EventQueue"):  # the DLQ first: the queue's redrive names it
         name = template.resolve(template.properties(logical_id)["QueueName"])
@@ -176,7 +180,23 @@ def create_stack_resources(
         webhook_secret_arn=template.refs["WebhookSecret"],
         idempotency_table=tables.get("IdempotencyTable"),
         record_state_table=tables.get("RecordStateTable"),
+        archive_bucket=_create_bucket(template, s3) if s3 is not None else None,
     )
+
+
+def _create_bucket(template: Template, s3: Any) -> str | None:
+    """The archive bucket. The template leaves its name to CloudFormation; locally it is <stack>-archive
+    (lower case, as bucket names must be). Encryption, public access and the lifecycle are AWS's business:
+    template tests check them."""
+    if "ArchiveBucket" not in template.document.get("Resources", {}):
+        return None
+    name = f"{template.stack_name.lower()}-archive"
+    # A bucket made by an earlier run against the same emulator is reused.
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        s3.create_bucket(Bucket=name)
+    template.refs["ArchiveBucket"] = name
+    template.attributes["ArchiveBucket.Arn"] = f"arn:aws:s3:::{name}"
+    return name
 
 
 def _create_table(template: Template, dynamodb: DynamoDBClient, logical_id: str) -> str | None:

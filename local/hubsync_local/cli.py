@@ -3,6 +3,8 @@
 - ``hubsync run``: the local stack (what ``make run`` does).
 - ``hubsync send FILE``: signs a body with Standard Webhooks and posts it to the webhook.
 - ``hubsync replay``: moves DLQ messages back to the queue, filtered, at a rate (deployed stack or local).
+- ``hubsync replay --from-archive [--prefix DAY]``: the same from the archive bucket (objects leave it once queued).
+- ``hubsync archive [--older-than SECONDS]``: what the scheduled archiver does (DLQ -> archive bucket), now.
 - ``hubsync dlq stats|ls|show``, ``hubsync pause|resume|status``, ``hubsync doctor``.
 Against the local stack: AWS_ENDPOINT_URL=<printed by make run> hubsync ... --stack-name hubsync-local.
 Heavy imports happen inside the commands.
@@ -27,6 +29,7 @@ def _target(args: argparse.Namespace) -> Any:
         queue_url=getattr(args, "queue_url", None),
         dlq_url=getattr(args, "dlq_url", None),
         mapping_id=getattr(args, "mapping_id", None),
+        archive_bucket=getattr(args, "bucket", None),
     )
 
 
@@ -53,6 +56,18 @@ def _print(document: Any) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from hubsync_local.ops import replay
 
+    if args.from_archive:
+        result = replay.run_from_archive(
+            _target(args),
+            _filter(args),
+            prefix=args.prefix,
+            dry_run=args.dry_run,
+            limit=args.limit,
+            max_replays=args.max_replays,
+            allow_stale=args.allow_stale,
+        )
+        _print(result)
+        return 1 if result.get("failed") else 0
     result = replay.run(
         _target(args),
         _filter(args),
@@ -62,6 +77,14 @@ def _replay(args: argparse.Namespace) -> int:
         max_replays=args.max_replays,
         native=not args.no_redrive,
     )
+    _print(result)
+    return 1 if result.get("failed") else 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    from hubsync_local.ops import archive
+
+    result = archive.run(_target(args), args.older_than)
     _print(result)
     return 1 if result.get("failed") else 0
 
@@ -170,7 +193,26 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--dry-run", action="store_true", help="list and count what would move; move nothing")
     replay.add_argument("--max-replays", type=int, default=5, help="leave events replayed this often already")
     replay.add_argument("--no-redrive", action="store_true", help="never use SQS's StartMessageMoveTask")
+    replay.add_argument("--from-archive", action="store_true", help="from the archive bucket instead of the DLQ")
+    replay.add_argument("--prefix", help="with --from-archive: the day it was first queued (2025-01-31, 2025-01)")
+    replay.add_argument("--bucket", help="with --from-archive: the archive bucket (default: from the stack)")
+    replay.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="with --from-archive: also events older than the record state keeps applied times (30 days)",
+    )
     replay.set_defaults(func=_replay)
+
+    archive = commands.add_parser("archive", help="copy old DLQ messages to the archive bucket now")
+    _target_options(archive)
+    archive.add_argument("--bucket", help="the archive bucket (default: from the stack)")
+    archive.add_argument(
+        "--older-than",
+        type=float,
+        default=12 * 86_400,
+        help="seconds since the message was first queued (default 12 days, the template's; 0 archives all)",
+    )
+    archive.set_defaults(func=_archive)
 
     dlq = commands.add_parser("dlq", help="what is in the DLQ: stats, ls, show")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -189,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (
         ("pause", "stop delivery to HubSpot (the webhook keeps accepting)"),
         ("resume", "restart delivery to HubSpot"),
-        ("status", "queue depths, oldest message age, mapping state"),
+        ("status", "queue depths, oldest message age and its expiry, mapping state"),
     ):
         sub = commands.add_parser(name, help=text)
         _target_options(sub)

@@ -62,6 +62,7 @@ def register(template: Template, resources: StackResources, clients: dict[str, A
         "UpdaterEventSourceMappingId": mapping,
         "IdempotencyTableName": resources.idempotency_table or "",
         "RecordStateTableName": resources.record_state_table or "",
+        "ArchiveBucketName": resources.archive_bucket or "",
     }
     body = {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -118,13 +118,14 @@ class LocalStack:
             client("secretsmanager", endpoint),
             client("dynamodb", endpoint),
             hubspot_token=token,
+            s3=client("s3", endpoint),
             webhook_secret=self.config.webhook_secret_document or json.dumps(self.webhook_secrets),
             queue_overrides=overrides,
         )
         self.template.parameters["HubSpotBaseUrl"] = hubspot_url
         # Every function sees the variables template.yaml gives it; in one process they share os.environ.
         environment: dict[str, str] = {}
-        for function_id in ("ReceiverFunction", "UpdaterFunction", "ReplayerFunction"):
+        for function_id in ("ReceiverFunction", "UpdaterFunction", "ReplayerFunction", "ArchiverFunction"):
             environment.update(self.template.function_environment(function_id))
         environment.update(self.config.extra_environment)
         self._set_env(environment)

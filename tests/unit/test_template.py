@@ -24,7 +24,12 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 RUNBOOK_PATH = ROOT / "docs" / "runbook.md"
 
 # logical id -> folder under functions/
-FUNCTIONS = {"ReceiverFunction": "receiver", "UpdaterFunction": "updater", "ReplayerFunction": "replayer"}
+FUNCTIONS = {
+    "ReceiverFunction": "receiver",
+    "UpdaterFunction": "updater",
+    "ReplayerFunction": "replayer",
+    "ArchiverFunction": "archiver",  # its own checks: test_template_retention.py
+}
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 
@@ -132,8 +137,11 @@ def arn_reference(template: dict[str, Any], resource: Any) -> str:
         own = [name for name in names if name.split(".")[0] in resources]
         assert text.startswith("arn:${AWS::Partition}:"), f"{resource!r}: not an ARN"
         assert own and all(name in PSEUDO_PARAMETERS or name in own for name in names), f"{resource!r}"
-        # The one wildcard allowed: every stream of a log group.
-        assert "*" not in text.removesuffix(":log-stream:*"), f"{resource!r}: wildcard"
+        # The wildcards allowed: every stream of a log group, every object of a bucket of this stack.
+        whole = text.removesuffix(":log-stream:*")
+        if text.startswith("arn:${AWS::Partition}:s3:::"):
+            whole = whole.removesuffix("/*")
+        assert "*" not in whole, f"{resource!r}: wildcard"
         return f"!Sub {text}"
     pytest.fail(f"{resource!r}: a Resource must be the exact ARN of a resource of this stack (or * for X-Ray)")
 
@@ -272,6 +280,12 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
         "RECORD_STATE_TABLE": ref("RecordStateTable"),
     },
     "ReplayerFunction": {**GLOBAL_ENV, "QUEUE_URL": ref("EventQueue"), "DLQ_URL": ref("DeadLetterQueue")},
+    "ArchiverFunction": {
+        **GLOBAL_ENV,
+        "DLQ_URL": ref("DeadLetterQueue"),
+        "ARCHIVE_BUCKET": ref("ArchiveBucket"),
+        "ARCHIVE_AFTER_SECONDS": "1036800",
+    },
 }
 
 
@@ -472,10 +486,10 @@ def test_queue_is_standard_encrypted_and_named_after_the_stack(
 def test_dead_letter_queue_keeps_messages_longer_than_the_queue(template: dict[str, Any]) -> None:
     dlq_retention = props(template, "DeadLetterQueue")["MessageRetentionPeriod"]
     queue_retention = props(template, "EventQueue")["MessageRetentionPeriod"]
+    # A message keeps its first enqueue time in a standard queue's DLQ: the DLQ must not expire it sooner.
+    # Both keep SQS's maximum; the archiver (test_template_retention.py) covers what the DLQ cannot keep.
     assert dlq_retention == 1209600
-    assert queue_retention >= 345600
-    # A message keeps its first enqueue time in a standard queue's DLQ: the DLQ must outlive the queue.
-    assert dlq_retention > queue_retention
+    assert dlq_retention >= queue_retention
 
 
 def test_dead_letter_queue_allows_redrive_from_the_event_queue_only(template: dict[str, Any]) -> None:
@@ -555,6 +569,7 @@ FUNCTION_ROLES = {
     "ReceiverFunction": "ReceiverRole",
     "UpdaterFunction": "UpdaterRole",
     "ReplayerFunction": "ReplayerRole",
+    "ArchiverFunction": "ArchiverRole",
 }
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # ReceiveMessage, DeleteMessage and GetQueueAttributes are what an SQS event source mapping needs.
@@ -590,6 +605,12 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "*": set(XRAY_ACTIONS),
         "!GetAtt DeadLetterQueue.Arn": SQS_POLL,
         "!GetAtt EventQueue.Arn": SQS_SEND,
+    },
+    "ArchiverRole": {
+        "!GetAtt ArchiverLogGroup.Arn": LOGS,
+        "*": set(XRAY_ACTIONS),
+        "!GetAtt DeadLetterQueue.Arn": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"},
+        "!Sub arn:${AWS::Partition}:s3:::${ArchiveBucket}/*": {"s3:PutObject"},
     },
 }
 
@@ -649,6 +670,8 @@ def test_no_wildcard_permissions_anywhere(template: dict[str, Any]) -> None:
         if "Statement" not in node:
             continue
         for statement in as_list(node["Statement"]):
+            if statement.get("Effect") == "Deny":
+                continue  # a wildcard in a Deny takes more away (the archive bucket's TLS-only policy)
             actions = as_list(statement.get("Action", []))
             assert not any("*" in action for action in actions), statement
             if "*" in as_list(statement.get("Resource", [])):
@@ -756,6 +779,18 @@ EXPECTED_ALARMS = {
     "UpdaterErrorsAlarm": AlarmSpec(
         "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": ref("UpdaterFunction")}], "Sum", AT_LEAST, 1
     ),
+    # Retention (test_template_retention.py): dead letters nobody replayed, and archiver runs that failed.
+    "DeadLetterQueueOldestAgeAlarm": AlarmSpec(
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        [{"Name": "QueueName", "Value": get_att("DeadLetterQueue", "QueueName")}],
+        "Maximum",
+        "GreaterThanThreshold",
+        ref("DlqOldestAgeAlarmSeconds"),
+    ),
+    "ArchiverErrorsAlarm": AlarmSpec(
+        "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": ref("ArchiverFunction")}], "Sum", AT_LEAST, 1
+    ),
 }
 
 
@@ -806,7 +841,11 @@ def test_alarms_on_application_metrics_select_the_powertools_service(template: d
 
 @pytest.mark.parametrize(
     ("name", "default", "minimum", "maximum"),
-    [("OldestMessageAgeAlarmSeconds", 900, 60, 345600), ("ReceiverErrorAlarmThreshold", 5, 1, 100000)],
+    [
+        ("OldestMessageAgeAlarmSeconds", 900, 60, 1036800),
+        ("DlqOldestAgeAlarmSeconds", 864000, 3600, 1080000),
+        ("ReceiverErrorAlarmThreshold", 5, 1, 100000),
+    ],
 )
 def test_alarm_threshold_is_a_parameter(
     template: dict[str, Any], name: str, default: int, minimum: int, maximum: int

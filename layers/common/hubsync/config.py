@@ -35,6 +35,8 @@ RECORD_STATE_TABLE = "RECORD_STATE_TABLE"
 REDELIVERY_BASE_SECONDS = "REDELIVERY_BASE_SECONDS"
 DAILY_LIMIT_RECHECK_SECONDS = "DAILY_LIMIT_RECHECK_SECONDS"
 REQUEUE_DELAY_SECONDS = "REQUEUE_DELAY_SECONDS"
+ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
+ARCHIVE_AFTER_SECONDS = "ARCHIVE_AFTER_SECONDS"
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_OBJECT_TYPE = "partner_services"
@@ -49,6 +51,8 @@ DEFAULT_HUBSPOT_RATE_LIMIT = 100
 DEFAULT_UPDATER_MAX_CONCURRENCY = 2
 DEFAULT_HUBSPOT_MAX_IN_FLIGHT = 4
 DEFAULT_REDELIVERY_BASE_SECONDS = 30
+# The DLQ keeps a message 14 days after it was first queued: archive it after 12 (template: ArchiveAfterSeconds).
+DEFAULT_ARCHIVE_AFTER_SECONDS = 12 * 86_400
 
 
 def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -85,7 +89,7 @@ class Settings:
     SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
     WEBHOOK_SOURCES, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_SECONDS, HUBSPOT_RATE_LIMIT,
     UPDATER_MAX_CONCURRENCY, HUBSPOT_MAX_IN_FLIGHT, RECORD_STATE_TABLE, REDELIVERY_BASE_SECONDS,
-    DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS.
+    DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS, ARCHIVE_BUCKET, ARCHIVE_AFTER_SECONDS.
     """
 
     queue_url: str | None = None
@@ -112,6 +116,8 @@ class Settings:
     redelivery_base_seconds: int = DEFAULT_REDELIVERY_BASE_SECONDS
     daily_limit_recheck_seconds: float = 600.0  # HubSpot's daily limit resets at midnight in the account's zone
     requeue_delay_seconds: int = 900
+    archive_bucket: str | None = None
+    archive_after_seconds: float = DEFAULT_ARCHIVE_AFTER_SECONDS
 
     def __repr__(self) -> str:
         # The inline token and secrets (local use) must never reach a log line through repr().
@@ -153,4 +159,7 @@ class Settings:
             redelivery_base_seconds=int(_number(env, REDELIVERY_BASE_SECONDS, DEFAULT_REDELIVERY_BASE_SECONDS, 0)),
             daily_limit_recheck_seconds=_number(env, DAILY_LIMIT_RECHECK_SECONDS, 600.0, 0),
             requeue_delay_seconds=int(_number(env, REQUEUE_DELAY_SECONDS, 900, 0)),
+            archive_bucket=_text(env, ARCHIVE_BUCKET),
+            # 0 archives every DLQ message at once (tests, and `hubsync archive --older-than 0`).
+            archive_after_seconds=_number(env, ARCHIVE_AFTER_SECONDS, DEFAULT_ARCHIVE_AFTER_SECONDS, 0),
         )

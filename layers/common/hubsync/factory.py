@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hubsync.config import (
+    ARCHIVE_BUCKET,
     DLQ_URL,
     HUBSPOT_ACCESS_TOKEN,
     HUBSPOT_TOKEN_SECRET_ARN,
@@ -23,6 +24,7 @@ from hubsync.sqs import QueueSender
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from hubsync.archive import Archiver
     from hubsync.receiver import Receiver
     from hubsync.replay import Replayer
     from hubsync.updater import Updater
@@ -34,6 +36,12 @@ def sqs_client() -> SQSClient:
     import boto3
 
     return boto3.client("sqs")
+
+
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
 
 
 class SourceVerifiers:
@@ -176,3 +184,15 @@ def build_replayer(settings: Settings) -> Replayer:
     from hubsync.replay import Replayer
 
     return Replayer(sqs_client(), require(settings.dlq_url, DLQ_URL), require(settings.queue_url, QUEUE_URL))
+
+
+def build_archiver(settings: Settings) -> Archiver:
+    from hubsync.archive import Archiver
+
+    return Archiver(
+        sqs_client(),
+        s3_client(),
+        require(settings.dlq_url, DLQ_URL),
+        require(settings.archive_bucket, ARCHIVE_BUCKET),
+        archive_after_seconds=settings.archive_after_seconds,
+    )

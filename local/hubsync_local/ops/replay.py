@@ -1,4 +1,5 @@
-"""``hubsync replay``: move dead letters back to the queue, filtered, at a pace HubSpot accepts.
+"""``hubsync replay``: move dead letters back to the queue, filtered, at a pace HubSpot accepts (from the DLQ,
+or with --from-archive from the archive bucket: ``run_from_archive``).
 
 Unfiltered (and not a dry run), SQS's own redrive (StartMessageMoveTask) moves everything where the
 service offers it; the updater reads the envelopes it moves back. Where it is not available (the
@@ -79,6 +80,48 @@ def run(
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         sys.stderr.write("\n")
+    result = report.as_dict()
+    result["interrupted"] = stop.is_set()
+    return result
+
+
+def run_from_archive(
+    target: Target,
+    where: ReplayFilter,
+    *,
+    prefix: str | None,
+    dry_run: bool,
+    limit: int | None,
+    max_replays: int,
+    allow_stale: bool = False,
+) -> dict[str, Any]:
+    """Archived dead letters (under ``prefix``, a day such as 2025-01-31 or a part of one) back to the queue.
+
+    An object is deleted from the archive once SQS took its event, so running it twice does not queue
+    anything twice. Ctrl-C stops before the next object."""
+    from hubsync.archive.reader import day_prefix
+    from hubsync.archive.replayer import ArchiveReplayer
+
+    target.need("queue_url", "archive_bucket")
+    stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main else None
+    try:
+        replayer = ArchiveReplayer(
+            client("s3"), str(target.archive_bucket), client("sqs"), str(target.queue_url), max_replays=max_replays
+        )
+        report = replayer.run(
+            prefix=day_prefix(prefix),
+            where=where,
+            dry_run=dry_run,
+            limit=limit,
+            allow_stale=allow_stale,
+            keep_going=lambda: not stop.is_set(),
+            on_match=(lambda letter: print(f"{letter.key}  {letter.dead.category}")) if dry_run else None,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     result = report.as_dict()
     result["interrupted"] = stop.is_set()
     return result

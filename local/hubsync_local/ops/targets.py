@@ -19,6 +19,7 @@ OUTPUTS = {
     "webhook_secret_arn": "WebhookSecretArn",
     "idempotency_table": "IdempotencyTableName",
     "record_state_table": "RecordStateTableName",
+    "archive_bucket": "ArchiveBucketName",
 }
 
 
@@ -33,6 +34,7 @@ class Target:
     webhook_secret_arn: str | None = None
     idempotency_table: str | None = None
     record_state_table: str | None = None
+    archive_bucket: str | None = None
 
     def need(self, *fields: str) -> None:
         missing = [f for f in fields if not getattr(self, f)]
