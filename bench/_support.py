@@ -188,12 +188,20 @@ def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterato
 
 def sqs_event(bodies: Sequence[str], first: int = 0, queue: str = "hubsync-events") -> dict[str, Any]:
     """The SQS event Lambda hands the updater for these message bodies (first receive)."""
-    from hubsync_local.lambda_runtime import sqs_record
+    from hubsync_local.lambda_runtime import receiver_attributes, sqs_record
 
     sent = now_ms()
+    marked = receiver_attributes()  # queued by the receiver: the updater's fast path, as deployed
     return {
         "Records": [
-            sqs_record(str(uuid.uuid4()), body, sent_at=sent, receipt_handle=f"handle-{first + i}", queue=queue)
+            sqs_record(
+                str(uuid.uuid4()),
+                body,
+                sent_at=sent,
+                receipt_handle=f"handle-{first + i}",
+                queue=queue,
+                attributes=marked,
+            )
             for i, body in enumerate(bodies)
         ]
     }

@@ -6,7 +6,7 @@ import hashlib
 import importlib.util
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,6 +60,13 @@ def load_handler(function_dir: str, module: str = "app", attribute: str = "handl
     return handler  # type: ignore[no-any-return]
 
 
+def receiver_attributes(object_type: str = "partner_services") -> dict[str, str]:
+    """The message attributes the receiver sets on the events it queues (hubsync.provenance)."""
+    from hubsync import provenance
+
+    return {"objectType": object_type, provenance.ATTRIBUTE: provenance.RECEIVER}
+
+
 def sqs_record(
     message_id: str,
     body: str,
@@ -67,8 +74,10 @@ def sqs_record(
     sent_at: int | None = None,
     receipt_handle: str | None = None,
     queue: str = "hubsync-events",
+    attributes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One record of an SQS event as Lambda's event source mapping hands it to a handler."""
+    """One record of an SQS event as Lambda's event source mapping hands it to a handler; ``attributes``
+    are its String message attributes (``receiver_attributes()``: marked as the receiver marks its own)."""
     sent = str(sent_at if sent_at is not None else int(time.time() * 1000))
     return {
         "messageId": message_id,
@@ -80,7 +89,10 @@ def sqs_record(
             "SenderId": "AROAEXAMPLE",
             "ApproximateFirstReceiveTimestamp": sent,
         },
-        "messageAttributes": {},
+        "messageAttributes": {
+            name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+            for name, value in (attributes or {}).items()
+        },
         "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",

@@ -17,7 +17,7 @@ from hubspot import HubSpot
 
 from hubsync.hubspot import HubSpotClient
 from hubsync.updater import RequestTimes
-from hubsync_local.lambda_runtime import sqs_record
+from hubsync_local.lambda_runtime import receiver_attributes, sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
 from support.updater import OBJECT, T0, TOKEN, event, make_updater, messages, plenty_of_time
@@ -253,7 +253,7 @@ def test_a_failed_event_read_on_the_fast_path_keeps_its_event_in_the_dlq_even_wi
         f'"property_string":"b"}},"occurredAt":{T0},"receivedAt":{T0}}}'
     )
     report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
-        [sqs_record("m0", body)], plenty_of_time
+        [sqs_record("m0", body, attributes=receiver_attributes())], plenty_of_time
     )
     assert report.dead_lettered == {"OBJECT_NOT_FOUND": 1}
     [dead] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.dlq_url)]

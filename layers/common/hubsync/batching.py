@@ -54,10 +54,11 @@ class BatchRequest(Generic[S]):
 
 
 def merge(contributions: Iterable[tuple[QueuedEvent, S]]) -> list[MergedInput[S]]:
-    """Merge events per record. Later ``occurred_at`` wins per property; ties go to the later arrival.
+    """Merge events per record. Later ``occurred_at`` wins per property; at equal times the value seen
+    first stays, as it does across batches (the record state drops a value no newer than the one applied).
 
     ``contributions`` (event, source) must be in arrival order. One pass, no sort: a value replaces the
-    one held when its time is not older (so among equal times the later arrival wins). This loop runs
+    one held when its time is newer (so among equal times the first arrival stays). This loop runs
     once per event of every batch: it is written for speed (no attribute lookups it can avoid).
     """
     records: dict[tuple[str, str, str], MergedInput[S]] = {}
@@ -81,15 +82,15 @@ def merge(contributions: Iterable[tuple[QueuedEvent, S]]) -> list[MergedInput[S]
         received = event.received_at
         if received is not None and (merged.oldest_received_at is None or received < merged.oldest_received_at):
             merged.oldest_received_at = received
-        if at >= merged.latest_at:
-            # Not older than anything held (the usual case: events come in order): every value wins.
+        if at > merged.latest_at:
+            # Newer than anything held (the usual case: events come in order): every value wins.
             merged.properties.update(event.properties)
             merged.property_times.update(dict.fromkeys(event.properties, at))
             merged.latest_at = at
         else:
             values, times = merged.properties, merged.property_times
             for name, value in event.properties.items():
-                if at >= times.get(name, at):
+                if name not in times or at > times[name]:
                     values[name] = value
                     times[name] = at
         merged.sources.append(source)

@@ -35,6 +35,8 @@ RECORD_STATE_TABLE = "RECORD_STATE_TABLE"
 REDELIVERY_BASE_SECONDS = "REDELIVERY_BASE_SECONDS"
 DAILY_LIMIT_RECHECK_SECONDS = "DAILY_LIMIT_RECHECK_SECONDS"
 REQUEUE_DELAY_SECONDS = "REQUEUE_DELAY_SECONDS"
+IN_DOUBT_HOLD_SECONDS = "IN_DOUBT_HOLD_SECONDS"
+EVENT_FUTURE_TOLERANCE_SECONDS = "EVENT_FUTURE_TOLERANCE_SECONDS"
 ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 ARCHIVE_AFTER_SECONDS = "ARCHIVE_AFTER_SECONDS"
 
@@ -51,6 +53,7 @@ DEFAULT_HUBSPOT_RATE_LIMIT = 100
 DEFAULT_UPDATER_MAX_CONCURRENCY = 2
 DEFAULT_HUBSPOT_MAX_IN_FLIGHT = 4
 DEFAULT_REDELIVERY_BASE_SECONDS = 30
+DEFAULT_IN_DOUBT_HOLD_SECONDS = 60.0
 # The DLQ keeps a message 14 days after it was first queued: archive it after 12 (template: ArchiveAfterSeconds).
 DEFAULT_ARCHIVE_AFTER_SECONDS = 12 * 86_400
 
@@ -89,7 +92,8 @@ class Settings:
     SECRETS_CACHE_SECONDS, SIGNATURE_TOLERANCE_SECONDS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST,
     WEBHOOK_SOURCES, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_SECONDS, HUBSPOT_RATE_LIMIT,
     UPDATER_MAX_CONCURRENCY, HUBSPOT_MAX_IN_FLIGHT, RECORD_STATE_TABLE, REDELIVERY_BASE_SECONDS,
-    DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS, ARCHIVE_BUCKET, ARCHIVE_AFTER_SECONDS.
+    DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS, IN_DOUBT_HOLD_SECONDS, EVENT_FUTURE_TOLERANCE_SECONDS,
+    ARCHIVE_BUCKET, ARCHIVE_AFTER_SECONDS.
     """
 
     queue_url: str | None = None
@@ -116,8 +120,19 @@ class Settings:
     redelivery_base_seconds: int = DEFAULT_REDELIVERY_BASE_SECONDS
     daily_limit_recheck_seconds: float = 600.0  # HubSpot's daily limit resets at midnight in the account's zone
     requeue_delay_seconds: int = 900
+    in_doubt_hold_seconds: float = DEFAULT_IN_DOUBT_HOLD_SECONDS
+    # How far ahead of now an occurredAt may be; unset: the signature tolerance (a sender with a fast clock
+    # cannot stamp its events past what its signatures may be off by).
+    event_future_tolerance_seconds: int | None = None
     archive_bucket: str | None = None
     archive_after_seconds: float = DEFAULT_ARCHIVE_AFTER_SECONDS
+
+    @property
+    def future_tolerance_seconds(self) -> int:
+        """How far in the future an event's occurredAt may be."""
+        if self.event_future_tolerance_seconds is not None:
+            return self.event_future_tolerance_seconds
+        return self.signature_tolerance_seconds
 
     def __repr__(self) -> str:
         # The inline token and secrets (local use) must never reach a log line through repr().
@@ -159,6 +174,12 @@ class Settings:
             redelivery_base_seconds=int(_number(env, REDELIVERY_BASE_SECONDS, DEFAULT_REDELIVERY_BASE_SECONDS, 0)),
             daily_limit_recheck_seconds=_number(env, DAILY_LIMIT_RECHECK_SECONDS, 600.0, 0),
             requeue_delay_seconds=int(_number(env, REQUEUE_DELAY_SECONDS, 900, 0)),
+            in_doubt_hold_seconds=_number(env, IN_DOUBT_HOLD_SECONDS, DEFAULT_IN_DOUBT_HOLD_SECONDS, 0),
+            event_future_tolerance_seconds=(
+                int(_number(env, EVENT_FUTURE_TOLERANCE_SECONDS, 0, 0))
+                if _text(env, EVENT_FUTURE_TOLERANCE_SECONDS)
+                else None
+            ),
             archive_bucket=_text(env, ARCHIVE_BUCKET),
             # 0 archives every DLQ message at once (tests, and `hubsync archive --older-than 0`).
             archive_after_seconds=_number(env, ARCHIVE_AFTER_SECONDS, DEFAULT_ARCHIVE_AFTER_SECONDS, 0),

@@ -30,8 +30,9 @@ MAX_ID_LENGTH = 512
 MAX_PROPERTIES = 1000
 # Before this, an epoch value is almost surely seconds sent as milliseconds (year 2001 in ms).
 _MIN_EPOCH_MS = 978_307_200_000
-# Events from the future would win last-write-wins against every later real change.
-_MAX_FUTURE_MS = 24 * 3600 * 1000
+# Events from the future would win last-write-wins against every later real change: by default an event may
+# be ahead of our clock by no more than a signature's timestamp may (the sender's clock is off by that much).
+DEFAULT_MAX_FUTURE_MS = 300 * 1000
 _MAX_EXPONENT = 400
 
 
@@ -132,7 +133,7 @@ def _plain_decimal(value: float | Decimal, name: str) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def parse_occurred_at(value: Any, now_ms: int) -> int:
+def parse_occurred_at(value: Any, now_ms: int, max_future_ms: int = DEFAULT_MAX_FUTURE_MS) -> int:
     """ISO 8601 (UTC when no offset is given) or epoch milliseconds, as epoch milliseconds."""
     if isinstance(value, bool):
         raise InvalidEventError("occurredAt must be an ISO 8601 string or epoch milliseconds")
@@ -152,8 +153,8 @@ def parse_occurred_at(value: Any, now_ms: int) -> int:
         raise InvalidEventError("occurredAt must be an ISO 8601 string or epoch milliseconds")
     if ms < _MIN_EPOCH_MS:
         raise InvalidEventError(f"occurredAt {value!r} is before 2001: send epoch milliseconds, not seconds")
-    if ms > now_ms + _MAX_FUTURE_MS:
-        raise InvalidEventError(f"occurredAt {value!r} is more than a day in the future")
+    if ms > now_ms + max_future_ms:
+        raise InvalidEventError(f"occurredAt {value!r} is more than {max_future_ms // 1000} s in the future")
     return ms
 
 
@@ -202,7 +203,9 @@ def queued_event(body: str | bytes) -> QueuedEvent | None:
     return event
 
 
-def parse_event(raw: Any, *, default_object_type: str, now_ms: int) -> Event:
+def parse_event(
+    raw: Any, *, default_object_type: str, now_ms: int, max_future_ms: int = DEFAULT_MAX_FUTURE_MS
+) -> Event:
     """A valid, normalised Event from one raw event, or InvalidEventError saying what is wrong."""
     if not isinstance(raw, dict):
         raise InvalidEventError("an event must be a JSON object")
@@ -217,7 +220,7 @@ def parse_event(raw: Any, *, default_object_type: str, now_ms: int) -> Event:
     if not isinstance(object_type, str) or not _OBJECT_TYPE.match(object_type):
         raise InvalidEventError("objectType must be an object type name or id such as 'partner_services'")
     occurred = raw.get("occurredAt")
-    occurred_at = now_ms if occurred is None else parse_occurred_at(occurred, now_ms)
+    occurred_at = now_ms if occurred is None else parse_occurred_at(occurred, now_ms, max_future_ms)
     received = raw.get("receivedAt")
     received_at = received if isinstance(received, int) and not isinstance(received, bool) else now_ms
     event_id = _identifier(raw.get("eventId"), "eventId", required=False)

@@ -118,6 +118,7 @@ def build_receiver(settings: Settings) -> Receiver:
         ledger=ledger,
         max_body_bytes=settings.max_body_bytes,
         max_events=settings.max_events_per_request,
+        future_tolerance_seconds=settings.event_future_tolerance_seconds,
     )
 
 
@@ -176,6 +177,8 @@ def build_updater(settings: Settings) -> Updater:
         max_receive_count=settings.max_receive_count,
         state=state,
         redelivery=redelivery,
+        in_doubt_hold_seconds=settings.in_doubt_hold_seconds,
+        max_future_ms=settings.future_tolerance_seconds * 1000,
         max_in_flight=in_flight,
     )
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync import dlq
+from hubsync import dlq, provenance
 from hubsync.events import Event, dumps, loads, parse_body, parse_event
 from hubsync.exceptions import (
     BadRequestError,
@@ -104,8 +104,11 @@ class Receiver:
         max_body_bytes: int = 1024 * 1024,
         max_events: int = 500,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        future_tolerance_seconds: int | None = None,
     ) -> None:
         self._sources = sources
+        # None: each source's signature tolerance bounds how far ahead its events' occurredAt may be.
+        self._future_tolerance_seconds = future_tolerance_seconds
         self._verifier = verifier
         self._queue = queue
         self._dlq = dead_letters
@@ -188,12 +191,14 @@ class Receiver:
         """Queues the valid events and quarantines the invalid ones; raises QueueUnavailableError."""
         now = self._clock_ms()
         object_type = source.object_type or self._default_object_type
+        future = self._future_tolerance_seconds
+        max_future_ms = (source.tolerance_seconds if future is None else future) * 1000
         valid: list[OutgoingMessage] = []
         invalid: list[OutgoingMessage] = []
         rejected: list[dict[str, Any]] = []
         for index, raw in enumerate(raw_events):
             try:
-                event = parse_event(raw, default_object_type=object_type, now_ms=now)
+                event = parse_event(raw, default_object_type=object_type, now_ms=now, max_future_ms=max_future_ms)
             except InvalidEventError as exc:
                 rejected.append({"index": index, "error": exc.message})
                 document = dlq.envelope(raw, dlq.Failure(dlq.INVALID_EVENT, exc.message), now_ms=now, stage="receiver")
@@ -220,7 +225,7 @@ class Receiver:
         body["source"] = source
         if delivery_id:
             body["webhookId"] = delivery_id
-        attributes = {"objectType": event.object_type}
+        attributes = {"objectType": event.object_type, provenance.ATTRIBUTE: provenance.RECEIVER}
         if event.event_id:
             attributes["eventId"] = event.event_id
         return OutgoingMessage(key=str(index), body=dumps(body), attributes=attributes)

@@ -28,9 +28,10 @@ from typing import Any
 from hubsync import dlq
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
 from hubsync.delivery import Delivery, not_sent
-from hubsync.events import QueuedEvent, loads, parse_event, queued_event
+from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
+from hubsync.provenance import queued_by_receiver
 from hubsync.redelivery import Redelivery
 from hubsync.sqs import OutgoingMessage, QueueSender, fits_in_a_message
 from hubsync.types import BatchInput, SqsRecord
@@ -162,6 +163,7 @@ class Updater:
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         request_times: RequestTimes | None = None,
         in_doubt_hold_seconds: float = IN_DOUBT_HOLD_SECONDS,
+        max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
     ) -> None:
         self.delivery = delivery
         self._dlq = dead_letters
@@ -175,6 +177,7 @@ class Updater:
         self._pool: ThreadPoolExecutor | None = None
         self._request_times = request_times or RequestTimes()
         self._in_doubt_hold_seconds = in_doubt_hold_seconds
+        self._max_future_ms = max_future_ms
 
     def process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
         """Applies one batch of SQS records (as Lambda hands them over) and says what became of each."""
@@ -219,9 +222,10 @@ class Updater:
         sources: list[SqsRecord] = []
         now = self._clock_ms()
         for record in records:
-            # The receiver's own messages take the fast path (decoded in C, not validated again);
-            # anything else (a replayed raw event, an envelope moved back by SQS) is judged strictly.
-            event = queued_event(record.get("body", ""))
+            # The receiver's own messages (hubsync.provenance) take the fast path (decoded in C, not validated
+            # again); anything else (a replayed event, an envelope moved back by SQS, a message sent by hand)
+            # is judged as the receiver judges an event.
+            event = queued_event(record.get("body", "")) if queued_by_receiver(record) else None
             if event is None:
                 event = self._read_strictly(QueuedMessage.from_record(record), now, dead)
                 if event is None:
@@ -238,7 +242,9 @@ class Updater:
             dead.append(self._dead(message, message.body, dlq.Failure(dlq.INVALID_EVENT, "body is not JSON")))
             return None
         try:
-            return parse_event(raw, default_object_type=self._default_object_type, now_ms=now)
+            return parse_event(
+                raw, default_object_type=self._default_object_type, now_ms=now, max_future_ms=self._max_future_ms
+            )
         except InvalidEventError as exc:
             dead.append(self._dead(message, raw, dlq.Failure(dlq.INVALID_EVENT, exc.message)))
             return None
