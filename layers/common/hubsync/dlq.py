@@ -135,21 +135,26 @@ def _attribute_text(text: str, chars: int) -> str:
     return escape_refused(_capped(text, chars))
 
 
-def tagged_message(key: str, body: str, document: dict[str, Any]) -> OutgoingMessage:
+def tagged_message(key: str, body: str, document: dict[str, Any]) -> OutgoingMessage | None:
     """The message as it came (its body untouched, so it fits as it did), its reason in attributes:
-    for a message whose envelope would be too large. ``unwrap`` reads the reason back."""
+    for a message whose envelope would be too large. ``unwrap`` reads the reason back. With all the
+    reason's attributes if they fit, else with the category and status alone; None if not even then."""
     error = document["error"]
-    attributes = _attributes(error)
-    attributes.update(
-        envelope="none",
-        reason=_attribute_text(str(error.get("message") or ""), _MAX_REASON_CHARS),
-        stage=str(document.get("stage") or ""),
-        failedAt=str(document.get("failedAt") or ""),
-    )
+    least = {**_attributes(error), "envelope": "none"}
+    full = {
+        **least,
+        "reason": _attribute_text(str(error.get("message") or ""), _MAX_REASON_CHARS),
+        "stage": str(document.get("stage") or ""),
+        "failedAt": str(document.get("failedAt") or ""),
+    }
     for name in ("code", "cause"):
         if error.get(name):
-            attributes[name] = _attribute_text(str(error[name]), MAX_ERROR_FIELD_CHARS)
-    return OutgoingMessage(key=key, body=body, attributes=attributes)
+            full[name] = _attribute_text(str(error[name]), MAX_ERROR_FIELD_CHARS)
+    for attributes in (full, least):
+        message = OutgoingMessage(key=key, body=body, attributes=attributes)
+        if message.problem() is None:
+            return message
+    return None
 
 
 @dataclass(frozen=True)
