@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import msgspec
 
 from hubsync.exceptions import BadRequestError, InvalidEventError
+from hubsync.sqs import sqs_safe_json
 
 # HubSpot internal property names: letters, digits, underscores; no spaces or dots.
 _PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
@@ -285,9 +286,11 @@ def parse_body(body: bytes) -> list[Any]:
     return events
 
 
-def dumps(document: Any, ascii_only: bool = False) -> str:
-    """Compact JSON for queue messages; Decimals (from loads) are written as plain numbers."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=ascii_only, default=_default)
+def dumps(document: Any) -> str:
+    """Compact JSON for queue messages, as SQS accepts it: raw UTF-8 for every character SQS takes,
+    ``\\uXXXX`` escapes for the ones it refuses (hubsync.sqs.sqs_safe_json). Decimals (from loads) are
+    written as plain numbers."""
+    return sqs_safe_json(json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=_default))
 
 
 def _default(value: Any) -> Any:

@@ -35,7 +35,7 @@ from hubsync.receipts import (
 )
 from hubsync.signing import SignedRequest, Verifier
 from hubsync.sources import DEFAULT_SOURCE, Source
-from hubsync.sqs import OutgoingMessage, QueueSender, fits_in_a_message
+from hubsync.sqs import MAX_MESSAGE_BYTES, OutgoingMessage, QueueSender, fits_in_a_message, refused_character
 
 logger = logging.getLogger(__name__)
 
@@ -206,9 +206,14 @@ class Receiver:
                 invalid.append(dlq.dlq_message(str(index), document))
                 continue
             valid.append(self._message(index, event, source.name, delivery_id))
-        if any(not fits_in_a_message(m.body, m.attributes) for m in valid + invalid):
-            # Checked before anything is sent: a refused request queues nothing.
-            raise BadRequestError("event_too_large", "an event is larger than a queue message (1 MiB) can hold", 413)
+        # Checked before anything is sent: a refused request queues nothing. Each message keeps room for
+        # the envelope that may wrap it (a queued event that fails, a rejected one replayed and rejected
+        # again), so whatever is accepted can reach the DLQ with its reason.
+        if any(
+            not fits_in_a_message(m.body, m.attributes, reserve=dlq.ENVELOPE_RESERVE_BYTES) for m in valid + invalid
+        ):
+            limit = MAX_MESSAGE_BYTES - dlq.ENVELOPE_RESERVE_BYTES
+            raise BadRequestError("event_too_large", f"an event is larger than the queue takes ({limit} bytes)", 413)
         if self._queue.send(valid) or self._dlq.send(invalid):
             logger.error("SQS did not take every message", extra={"source": source.name, "delivery": delivery_id})
             raise QueueUnavailableError("the events could not be queued")
@@ -226,6 +231,7 @@ class Receiver:
         if delivery_id:
             body["webhookId"] = delivery_id
         attributes = {"objectType": event.object_type, provenance.ATTRIBUTE: provenance.RECEIVER}
-        if event.event_id:
+        if event.event_id and refused_character(event.event_id) is None:
+            # Informational only (the body has the id intact): left out rather than refused by SQS.
             attributes["eventId"] = event.event_id
         return OutgoingMessage(key=str(index), body=dumps(body), attributes=attributes)

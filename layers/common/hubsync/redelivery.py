@@ -78,7 +78,9 @@ class Redelivery:
                 logger.warning("could not shorten the retry wait of %d messages", len(answer["Failed"]))
 
     def requeue(self, messages: Sequence[Redeliverable], delay_seconds: int | None = None) -> set[str]:
-        """Sends each message's body again as a new, delayed message; returns the ids that could not be."""
+        """Sends each message's body again as a new, delayed message; returns the ids that could not be.
+        The bodies go as SQS delivered them: within its character set already, and checked again
+        (characters, size) by the QueueSender like every message hubsync sends."""
         wanted = self.requeue_delay_seconds if delay_seconds is None else delay_seconds
         delay = str(min(MAX_DELAY_SECONDS, max(0, wanted)))
         outgoing = [OutgoingMessage(m.message_id, m.body, delay_seconds=int(delay)) for m in messages]

@@ -3,7 +3,9 @@
 A message leaves the DLQ only after its event was sent to the queue (delete after send). What the
 filter does not match, and everything in a dry run, is made visible again when the run ends. Each
 replay increments the event's ``replayCount``; past ``max_replays`` an event is left in the DLQ, so
-nothing loops forever.
+nothing loops forever. No single message stops a run: one that cannot be read, matched or sent
+(too large once counted, a call that raised) is counted (``refused`` or ``failed``), logged once
+without its content, and left in the DLQ, and the run goes on.
 """
 
 from __future__ import annotations
@@ -100,8 +102,8 @@ class ReplayReport:
     scanned: int = 0
     matched: int = 0
     moved: int = 0
-    refused: int = 0  # past the replay limit, or not an event at all
-    failed: int = 0  # send or delete failed; the message stays in the DLQ
+    refused: int = 0  # past the replay limit, not an event at all, or too large to send once counted
+    failed: int = 0  # could not be read, encoded, sent or deleted; the message stays in the DLQ
     by_category: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,8 +156,13 @@ class Replayer:
                 for message in fresh:
                     held[message["MessageId"]] = message["ReceiptHandle"]
                     report.scanned += 1
-                    dead = unwrap(message["Body"])
-                    if not wanted.matches(dead) or (limit is not None and report.matched >= limit):
+                    try:
+                        dead = _read(message)
+                        if not wanted.matches(dead) or (limit is not None and report.matched >= limit):
+                            continue
+                    except Exception as exc:  # a forged envelope (an unhashable status, ...): this one only
+                        _log_once(message, "could not be read", exc)
+                        report.failed += 1
                         continue
                     report.matched += 1
                     report.by_category[dead.category] = report.by_category.get(dead.category, 0) + 1
@@ -185,7 +192,7 @@ class Replayer:
                 empty_receives = 0 if fresh else empty_receives + 1
                 for message in fresh:
                     held[message["MessageId"]] = message["ReceiptHandle"]
-                    seen.append((message, unwrap(message["Body"])))
+                    seen.append((message, _read(message)))
         finally:
             self._release(held)
         return seen[:limit] if limit is not None else seen
@@ -201,22 +208,40 @@ class Replayer:
         )
         return list(answer.get("Messages", []))  # type: ignore[arg-type]
 
+    def at_cap(self) -> int:
+        """How many DLQ messages are at or past ``max_replays`` (read, then made visible again)."""
+        return sum(1 for _, dead in self.inspect() if self._replays(dead) >= self._max_replays)
+
+    @staticmethod
+    def _replays(dead: DeadLetter) -> int:
+        count = dead.event.get("replayCount", 0) if isinstance(dead.event, dict) else 0
+        return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
     def _move(self, items: list[tuple[dict[str, Any], DeadLetter]], report: ReplayReport) -> list[str]:
         """Sends the events, deletes what was sent; returns the ids that left the DLQ."""
         outgoing: list[OutgoingMessage] = []
         handles: dict[str, str] = {}
         for message, dead in items:
             event = dead.event
-            if not isinstance(event, dict):
+            if not isinstance(event, dict) or self._replays(dead) >= self._max_replays:
                 report.refused += 1
                 continue
-            count = event.get("replayCount", 0)
-            count = count if isinstance(count, int) else 0
-            if count >= self._max_replays:
+            try:
+                out = OutgoingMessage(
+                    key=message["MessageId"], body=dumps({**event, "replayCount": self._replays(dead) + 1})
+                )
+                problem = out.problem()
+            except Exception as exc:  # too deep to encode, ...: this one stays, the others go on
+                _log_once(message, "could not be encoded", exc)
+                report.failed += 1
+                continue
+            if problem is not None:  # too large once counted: it can never be sent as it is
+                logger.warning(
+                    "DLQ message %s not replayed: %s (%s)", message["MessageId"], problem.code, problem.message
+                )
                 report.refused += 1
                 continue
-            body = dumps({**event, "replayCount": count + 1})
-            outgoing.append(OutgoingMessage(key=message["MessageId"], body=body))
+            outgoing.append(out)
             handles[message["MessageId"]] = message["ReceiptHandle"]
         sent_failures = {f.key for f in self._queue.send(outgoing)}
         report.failed += len(sent_failures)
@@ -224,10 +249,15 @@ class Replayer:
         deleted: list[str] = []
         for start in range(0, len(sent), 10):
             chunk = sent[start : start + 10]
-            answer = self._sqs.delete_message_batch(
-                QueueUrl=self._dlq_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": handles[key]} for i, key in enumerate(chunk)],
-            )
+            try:
+                answer = self._sqs.delete_message_batch(
+                    QueueUrl=self._dlq_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": handles[key]} for i, key in enumerate(chunk)],
+                )
+            except Exception as exc:  # sent but not deleted: duplicates later, never a loss
+                logger.warning("could not delete %d replayed DLQ messages: %s", len(chunk), type(exc).__name__)
+                report.failed += len(chunk)
+                continue
             failed = {int(f["Id"]) for f in answer.get("Failed", [])}
             # A failed delete leaves a copy in the DLQ: a duplicate later, never a loss.
             report.failed += len(failed)
@@ -246,6 +276,15 @@ class Replayer:
                 )
             except Exception:  # they become visible anyway when the scan's visibility timeout ends
                 logger.warning("could not release %d DLQ messages; visible again in %ss", len(chunk), self._visibility)
+
+
+def _read(message: dict[str, Any]) -> DeadLetter:
+    return unwrap(message["Body"], message.get("MessageAttributes"))
+
+
+def _log_once(message: dict[str, Any], what: str, exc: BaseException) -> None:
+    """The message's id and the error's type: never its content (events can hold personal data)."""
+    logger.warning("DLQ message %s %s (%s); left in the DLQ", message.get("MessageId"), what, type(exc).__name__)
 
 
 def deadline_from(remaining_ms: Callable[[], int], reserve_ms: int = 15_000) -> Callable[[], bool]:

@@ -1,28 +1,80 @@
-"""Sending to SQS in batches: at most 10 entries and 1 MiB a call, retrying the entries SQS refused.
+"""Sending to SQS in batches, within SQS's own rules, retrying the entries SQS refused.
 
-``SendMessageBatch`` answers HTTP 200 even when some entries failed: every answer's ``Failed`` list
-is checked, and entries that failed on SQS's side are sent again.
+SQS's rules, as documented for SendMessage and SendMessageBatch, enforced here before anything is sent:
+
+- A message body and every String attribute value may hold only #x9 | #xA | #xD | #x20-#xD7FF |
+  #xE000-#xFFFD | #x10000-#x10FFFF (anything else: InvalidMessageContents). JSON bodies are made
+  safe by ``sqs_json``: the characters SQS refuses become ``\\uXXXX`` escapes, so the document is
+  intact when decoded.
+- A message's size is its body's UTF-8 bytes plus, for each attribute, the bytes of its name, its
+  data type and its value: at most the queue's MaximumMessageSize (``MAX_MESSAGE_BYTES``, which the
+  template sets explicitly). A batch holds at most 10 entries and 1 MiB in all.
+
+A message that breaks them is not sent (SQS would refuse it on every attempt, and a batch over the
+limit would be refused whole): it comes back as a ``SendFailure`` at once. ``SendMessageBatch`` answers
+HTTP 200 even when some entries failed: every answer's ``Failed`` list is checked, and entries that
+failed on SQS's side are sent again.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_BATCH_ENTRIES = 10
-MAX_BATCH_BYTES = 1024 * 1024  # SQS: 1 MiB for one message and for a whole batch
-# Headroom for attribute names/values and JSON escaping that SQS counts but we do not model exactly.
-_ENTRY_OVERHEAD_BYTES = 1024
+MAX_BATCH_BYTES = 1024 * 1024  # SQS: the entries of one SendMessageBatch together
+MAX_MESSAGE_BYTES = 1024 * 1024  # SQS's largest MaximumMessageSize; the template sets the queues to it
+MAX_ATTRIBUTES = 10  # SQS: message attributes per message
+_STRING = "String"  # every attribute hubsync sends is a String; its data type counts towards the size
+
+# What SQS refuses, in the two forms that matter: any character outside its set (checked before
+# sending), and the ones JSON leaves raw (ensure_ascii=False escapes control characters below U+0020
+# already, so what remains are surrogates and the two non-characters U+FFFE and U+FFFF).
+_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_REFUSED_IN_JSON = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def sqs_safe_json(text: str) -> str:
+    """JSON text from ``json.dumps(..., ensure_ascii=False)`` with every character SQS refuses written as
+    a ``\\uXXXX`` escape. Such characters only occur inside JSON strings, where the escape means the same
+    character, so the text decodes to the same document. (Two adjacent surrogates, which a str can hold
+    only if built so, are written as two escapes: a JSON decoder reads them as the pair they form.)"""
+    if _REFUSED_IN_JSON.search(text) is None:  # the usual case: one scan, no copy
+        return text
+    return _REFUSED_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def refused_character(text: str) -> str | None:
+    """The first character of ``text`` that SQS refuses in a body or a String attribute value, or None."""
+    found = _REFUSED.search(text)
+    return None if found is None else found.group()
+
+
+def escape_refused(text: str) -> str:
+    """Plain text (an attribute value) with every character SQS refuses written as ``\\uXXXX``: for
+    informational text only, as a backslash already in it is not escaped."""
+    if _REFUSED.search(text) is None:
+        return text
+    return _REFUSED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def utf8_length(text: str) -> int:
+    """Bytes of ``text`` in UTF-8; a lone surrogate (which SQS refuses anyway) counts as the 3 bytes it
+    would take, instead of raising."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to send. ``key`` identifies it in the result (unique within one ``send`` call)."""
+    """One message to send. ``key`` identifies it in the result (unique within one ``send`` call).
+    Attributes with an empty value are not sent (SQS refuses empty String values)."""
 
     key: str
     body: str
@@ -30,9 +82,34 @@ class OutgoingMessage:
     delay_seconds: int = 0
 
     @property
+    def sent_attributes(self) -> dict[str, str]:
+        return {name: value for name, value in self.attributes.items() if value}
+
+    @cached_property
     def size(self) -> int:
-        attributes = sum(len(k) + len(v) for k, v in self.attributes.items())
-        return len(self.body.encode("utf-8")) + attributes + _ENTRY_OVERHEAD_BYTES
+        """The bytes SQS counts: the body's UTF-8 bytes, and each attribute's name, type and value."""
+        return utf8_length(self.body) + attributes_size(self.sent_attributes)
+
+    def problem(self, max_bytes: int = MAX_MESSAGE_BYTES) -> SendFailure | None:
+        """Why SQS would refuse this message, checked here by SQS's documented rules; None if it would not."""
+        if not self.body:
+            return SendFailure(self.key, "MissingParameter", "the message body is empty")
+        if refused_character(self.body) is not None:
+            return SendFailure(self.key, "InvalidMessageContents", "the body holds a character SQS refuses")
+        attributes = self.sent_attributes
+        if len(attributes) > MAX_ATTRIBUTES:
+            return SendFailure(self.key, "InvalidParameterValue", f"more than {MAX_ATTRIBUTES} message attributes")
+        for name, value in attributes.items():
+            if refused_character(value) is not None:
+                reason = f"attribute {name!r} holds a character SQS refuses"
+                return SendFailure(self.key, "InvalidParameterValue", reason)
+        if self.size > max_bytes:
+            return SendFailure(self.key, "MessageTooLong", f"{self.size} bytes, more than {max_bytes}")
+        return None
+
+
+def attributes_size(attributes: Mapping[str, str]) -> int:
+    return sum(utf8_length(name) + len(_STRING) + utf8_length(value) for name, value in attributes.items())
 
 
 @dataclass(frozen=True)
@@ -42,8 +119,9 @@ class SendFailure:
     message: str
 
 
-def fits_in_a_message(body: str, attributes: dict[str, str] | None = None) -> bool:
-    return OutgoingMessage("size", body, attributes or {}).size <= MAX_BATCH_BYTES
+def fits_in_a_message(body: str, attributes: dict[str, str] | None = None, reserve: int = 0) -> bool:
+    """Whether the message is within SQS's size limit with ``reserve`` bytes to spare."""
+    return OutgoingMessage("size", body, attributes or {}).size + reserve <= MAX_MESSAGE_BYTES
 
 
 def _batches(messages: Sequence[OutgoingMessage]) -> Iterator[list[OutgoingMessage]]:
@@ -78,7 +156,14 @@ class QueueSender:
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendFailure]:
         failures: list[SendFailure] = []
-        for batch in _batches(messages):
+        sendable: list[OutgoingMessage] = []
+        for message in messages:
+            problem = message.problem()
+            if problem is None:
+                sendable.append(message)
+            else:  # SQS would refuse it every time (or refuse its whole batch): not sent at all
+                failures.append(problem)
+        for batch in _batches(sendable):
             failures.extend(self._send_batch(batch))
         return failures
 
@@ -109,22 +194,15 @@ class QueueSender:
 
 
 def _entries(pending: dict[str, OutgoingMessage]) -> Any:
-    return [
-        {
-            "Id": entry_id,
-            "MessageBody": message.body,
-            **({"DelaySeconds": message.delay_seconds} if message.delay_seconds else {}),
-            **(
-                {
-                    "MessageAttributes": {
-                        name: {"DataType": "String", "StringValue": value}
-                        for name, value in message.attributes.items()
-                        if value
-                    }
-                }
-                if message.attributes
-                else {}
-            ),
-        }
-        for entry_id, message in pending.items()
-    ]
+    entries = []
+    for entry_id, message in pending.items():
+        entry: dict[str, Any] = {"Id": entry_id, "MessageBody": message.body}
+        if message.delay_seconds:
+            entry["DelaySeconds"] = message.delay_seconds
+        attributes = message.sent_attributes
+        if attributes:
+            entry["MessageAttributes"] = {
+                name: {"DataType": _STRING, "StringValue": value} for name, value in attributes.items()
+            }
+        entries.append(entry)
+    return entries

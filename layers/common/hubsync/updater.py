@@ -33,7 +33,7 @@ from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.provenance import queued_by_receiver
 from hubsync.redelivery import Redelivery
-from hubsync.sqs import OutgoingMessage, QueueSender, fits_in_a_message
+from hubsync.sqs import OutgoingMessage, QueueSender
 from hubsync.types import BatchInput, SqsRecord
 
 logger = logging.getLogger(__name__)
@@ -426,12 +426,19 @@ class Updater:
     def _write_dead_letters(self, dead: list[_Pending], report: UpdateReport) -> None:
         sendable: list[tuple[OutgoingMessage, str]] = []
         for item in dead:
-            out = dlq.dlq_message(item.message.message_id, item.document)
-            if not fits_in_a_message(out.body, out.attributes):
-                # Too big to wrap: leave it to SQS's redrive, which moves the message itself to the DLQ.
-                logger.error("DLQ envelope too large for message %s; left to SQS redrive", item.message.message_id)
-                report.failed_message_ids.append(item.message.message_id)
-                continue
+            message_id = item.message.message_id
+            out = dlq.dlq_message(message_id, item.document)
+            if out.problem() is not None:
+                # Too big to wrap (a message the receiver never sized): it goes as it came, its reason in
+                # attributes, rather than ride every redelivery (calling HubSpot each time) and then land
+                # bare, its reason lost. Only if even that cannot be sent is it left to SQS's redrive.
+                tagged = dlq.tagged_message(message_id, item.message.body, item.document)
+                if tagged is None:
+                    logger.error("DLQ message too large for message %s; left to SQS redrive", message_id)
+                    report.failed_message_ids.append(message_id)
+                    continue
+                out = tagged
+                logger.warning("DLQ envelope too large for message %s; dead-lettered as it came", message_id)
             sendable.append((out, item.document["error"]["category"]))
         failed = {failure.key for failure in self._dlq.send([out for out, _ in sendable])}
         for out, category in sendable:

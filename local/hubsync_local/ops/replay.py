@@ -2,8 +2,12 @@
 or with --from-archive from the archive bucket: ``run_from_archive``).
 
 Unfiltered (and not a dry run), SQS's own redrive (StartMessageMoveTask) moves everything where the
-service offers it; the updater reads the envelopes it moves back. Where it is not available (the
-local emulator lacks it) hubsync's own replayer moves the messages one batch at a time.
+service offers it; the updater reads the envelopes it moves back (and counts the replay). That move
+knows nothing of the replay cap, so it is used only when a scan of the DLQ finds no message at or past
+``--max-replays``; otherwise, and where it is not available (the local emulator lacks it), hubsync's
+own replayer moves the messages one batch at a time and leaves the capped ones. The one window: a
+message dead-lettered between the scan and the end of the move task is moved unchecked, so an event
+can be replayed once past the cap (the next replay counts it and stops it).
 Ctrl-C stops at the next safe point: what was sent and deleted stays moved, the rest stays in the DLQ.
 """
 
@@ -57,9 +61,13 @@ def run(
     target.need("queue_url", "dlq_url")
     unfiltered = where == ReplayFilter() and limit is None and not dry_run
     if native and unfiltered:
-        started = _native_redrive(target, rate)
-        if started is not None:
-            return started
+        capped = Replayer(client("sqs"), str(target.dlq_url), str(target.queue_url), max_replays=max_replays).at_cap()
+        if capped:
+            sys.stderr.write(f"{capped} messages reached the replay limit; replaying message by message\n")
+        else:
+            started = _native_redrive(target, rate)
+            if started is not None:
+                return started
     stop = threading.Event()
     # Ctrl-C asks the loop to stop at its next safe point instead of interrupting a send or a delete.
     main = threading.current_thread() is threading.main_thread()
