@@ -1,4 +1,5 @@
-"""template.yaml's security settings: the optional customer managed key (KmsKeyArn) and reserved concurrency.
+"""template.yaml's security settings: the optional customer managed key (KmsKeyArn), reserved concurrency, and
+the checkov configuration whose skipped checks must each say why.
 
 The template is read as test_template.py reads it (its helpers are reused); conditions are evaluated for the
 parameter values a test names, so "with the key" and "without" are the two templates CloudFormation would deploy.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from test_template import (
     EXPECTED_GRANTS,
     FUNCTIONS,
@@ -30,6 +32,7 @@ from test_template import (
 from hubsync_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
+CHECKOV_CONFIG = ROOT / ".checkov.yaml"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 WITH_KEY = {"KmsKeyArn": KEY}
 WITHOUT_KEY: dict[str, str] = {}
@@ -398,6 +401,45 @@ def test_no_function_is_invoked_asynchronously_without_a_failure_destination(tem
             properties = props(template, function)
             on_failure = properties.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
             assert properties.get("DeadLetterQueue") or on_failure, f"{function} is invoked asynchronously"
+
+
+# ---------------------------------------------------------------------------------------------- checkov
+def checkov_config() -> dict[str, Any]:
+    config = yaml.safe_load(CHECKOV_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(config, dict)
+    return config
+
+
+def test_checkov_scans_the_template_offline() -> None:
+    config = checkov_config()
+    assert config["file"] == ["template.yaml"]
+    assert config["framework"] == ["cloudformation"]
+    assert config["skip-download"] is True
+    assert not config.get("soft-fail") and not config.get("soft-fail-on"), "failed checks must fail the build"
+    assert not {"check", "skip-framework", "skip-path", "external-checks-dir"} & set(config)
+
+
+def test_every_skipped_check_has_a_reason() -> None:
+    skipped = checkov_config()["skip-check"]
+    assert skipped and len(skipped) == len(set(skipped))
+    lines = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\s*-\s*(\S+)\s*#\s*(.*?)\s*$", CHECKOV_CONFIG.read_text(encoding="utf-8"), re.M)
+    }
+    for check in skipped:
+        assert re.fullmatch(r"CKV_AWS_\d+", check), f"{check}: skip single checks by id, not patterns or severities"
+        assert check in lines, f"{check}: no reason on its line"
+        assert len(lines[check].split()) >= 8, f"{check}: the reason is too short to say why: {lines[check]!r}"
+
+
+def test_make_test_runs_checkov_with_the_config() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    test_target = re.search(r"^test:(.*)$", makefile, re.M)
+    assert test_target and "security" in test_target.group(1).split()
+    security = re.search(r"^security:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert security and "checkov --config-file .checkov.yaml" in security.group(1)
+    pins = (ROOT / "requirements-checkov.txt").read_text(encoding="utf-8")
+    assert re.search(r"^checkov==\d+\.\d+\.\d+$", pins, re.M), "checkov is pinned"
 
 
 # ---------------------------------------------------------------------------------------------- local stack
