@@ -3,13 +3,14 @@
 SHELL := /bin/bash
 VENV := .venv
 SAMVENV := .venv-sam
+CHECKOVVENV := .venv-checkov
 PY := $(VENV)/bin/python
 # The Lambda runtime is python3.13; the code also runs on 3.11+. scripts/find-python chooses.
 BASE_PYTHON = $(shell scripts/find-python)
 # Template checks run offline: SAM and cfn-lint only need a region and some credentials to exist.
 OFFLINE_AWS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: run test unit lint typecheck pytest template bench clean setup chaos
+.PHONY: run test unit lint typecheck pytest template security bench clean setup chaos
 
 setup: $(VENV)/.installed
 
@@ -26,11 +27,18 @@ $(SAMVENV)/.installed: requirements-sam.txt
 	$(SAMVENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# checkov pins boto3 1.35, which the dev environment's boto3 cannot share: its own environment too.
+$(CHECKOVVENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOVVENV)/bin/python || $(BASE_PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOVVENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 run: $(VENV)/.installed
 	$(PY) -m hubsync_local
 
 # Template checks before the suite, so the suite's summary closes the output.
-test: lint typecheck template pytest
+test: lint typecheck template security pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -53,6 +61,10 @@ template: $(VENV)/.installed $(SAMVENV)/.installed
 	$(OFFLINE_AWS) $(SAMVENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(OFFLINE_AWS) $(SAMVENV)/bin/sam build --template template.yaml
 
+# checkov on template.yaml with .checkov.yaml (the skipped checks and why): any other failed check fails the build.
+security: $(CHECKOVVENV)/.installed
+	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml
+
 bench: $(VENV)/.installed
 	$(PY) -m bench
 
@@ -61,4 +73,4 @@ chaos: $(VENV)/.installed
 	CHAOS_EVENTS=4000 CHAOS_RECORDS=300 $(VENV)/bin/pytest tests/chaos -s --timeout=900
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Reads template.yaml so the local stack uses the same names and settings as a deployment.
 
 Only what the local stack needs is resolved: Ref to parameters (their defaults) and to resources it
-created, Fn::GetAtt to those resources, and Fn::Sub over both.
+created, Fn::GetAtt to those resources, Fn::Sub over both, and Fn::If on the template's conditions (a
+branch that is AWS::NoValue drops the property, as CloudFormation does).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
+# What an Fn::If branch of {"Ref": "AWS::NoValue"} resolves to: removed from the mapping or list holding it.
+_NO_VALUE = object()
 
 
 @dataclass
@@ -100,8 +103,36 @@ class Template:
             raise KeyError(f"the local stack cannot resolve GetAtt {key}")
         return self.attributes[key]
 
+    def condition(self, name: str) -> bool:
+        """A condition of the template, for these parameter values."""
+        return bool(self._condition_value(self.document["Conditions"][name]))
+
+    def _condition_value(self, node: Any) -> Any:
+        if isinstance(node, Mapping) and len(node) == 1:
+            ((key, value),) = node.items()
+            if key == "Condition":
+                return self.condition(value)
+            if key == "Fn::Equals":
+                return self._condition_value(value[0]) == self._condition_value(value[1])
+            if key == "Fn::Not":
+                return not self._condition_value(value[0])
+            if key == "Fn::And":
+                return all(self._condition_value(item) for item in value)
+            if key == "Fn::Or":
+                return any(self._condition_value(item) for item in value)
+        return self.resolve(node)
+
     def resolve(self, node: Any) -> Any:
+        resolved = self._resolve(node)
+        return None if resolved is _NO_VALUE else resolved
+
+    def _resolve(self, node: Any) -> Any:
         if isinstance(node, Mapping):
+            if set(node) == {"Ref"} and node["Ref"] == "AWS::NoValue":
+                return _NO_VALUE
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                return self._resolve(when_true if self.condition(name) else when_false)
             if set(node) == {"Ref"}:
                 return self._ref(str(node["Ref"]))
             if set(node) == {"Fn::GetAtt"}:
@@ -109,9 +140,10 @@ class Template:
                 return self._get_att(logical_id, attribute)
             if set(node) == {"Fn::Sub"}:
                 return self._sub(node["Fn::Sub"])
-            return {key: self.resolve(value) for key, value in node.items()}
+            mapping = {key: self._resolve(value) for key, value in node.items()}
+            return {key: value for key, value in mapping.items() if value is not _NO_VALUE}
         if isinstance(node, list):
-            return [self.resolve(item) for item in node]
+            return [item for item in (self._resolve(item) for item in node) if item is not _NO_VALUE]
         return node
 
     def _sub(self, value: Any) -> str:

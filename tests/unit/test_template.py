@@ -147,9 +147,13 @@ def arn_reference(template: dict[str, Any], resource: Any) -> str:
 
 
 def role_grants(template: dict[str, Any], role: str) -> dict[str, set[str]]:
-    """The role's inline policies as {arn_reference key: actions allowed on it}."""
+    """The role's inline policies as {arn_reference key: actions allowed on it}, at the parameters' defaults
+    (a policy under !If is there only when its condition holds: test_template_security.py checks those)."""
     grants: dict[str, set[str]] = {}
     for policy in props(template, role).get("Policies", []):
+        policy = evaluate(template, policy, {})
+        if policy == ref("AWS::NoValue"):
+            continue
         for statement in as_list(policy["PolicyDocument"]["Statement"]):
             assert statement["Effect"] == "Allow", f"{role}: {statement!r}"
             assert not {"NotAction", "NotResource", "NotPrincipal"} & set(statement), f"{role}: {statement!r}"
@@ -448,9 +452,14 @@ def test_updater_concurrency_is_shared_with_the_code(template: dict[str, Any]) -
 
 def test_reserved_concurrency_never_throttles_the_mapping(template: dict[str, Any]) -> None:
     reserved = function_setting(template, "UpdaterFunction", "ReservedConcurrentExecutions")
-    if reserved is not None:
-        limit = parameter_of(template, updater_queue_event(template)["ScalingConfig"]["MaximumConcurrency"])
-        assert int(resolve(template, reserved)) >= limit["MaxValue"]
+    mapping_limit = updater_queue_event(template)["ScalingConfig"]["MaximumConcurrency"]
+    # Under !If (ReserveConcurrency): each branch is no reservation or a safe one.
+    branches = reserved["Fn::If"][1:] if isinstance(reserved, dict) and "Fn::If" in reserved else [reserved]
+    for branch in branches:
+        if branch in (None, ref("AWS::NoValue")) or branch == mapping_limit:  # the same parameter: never lower
+            continue
+        limit = parameter_of(template, mapping_limit)
+        assert int(resolve(template, branch)) >= limit["MaxValue"]
 
 
 def test_visibility_timeout_covers_six_updater_timeouts_and_the_batching_window(template: dict[str, Any]) -> None:
@@ -479,7 +488,7 @@ def test_queue_is_standard_encrypted_and_named_after_the_stack(
     properties = props(template, queue)
     assert template["Resources"][queue]["Type"] == "AWS::SQS::Queue"
     assert not properties.get("FifoQueue")
-    assert properties["SqsManagedSseEnabled"] is True
+    assert evaluate(template, properties["SqsManagedSseEnabled"], {}) is True  # at the defaults (no KmsKeyArn)
     assert properties["QueueName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
 
 
