@@ -32,7 +32,9 @@ def stack(moto_server: MotoServer) -> Iterator[LocalStack]:
     config = stack_config(
         moto_server.url,
         "e2e",
-        visibility_timeout=5,
+        # Longer than the batching window, as AWS requires of an SQS event source (the template's is 6 x the
+        # timeout + the window): shorter, a slow emulator hands out messages again while the batch still fills.
+        visibility_timeout=60,
         window_seconds=30,
         start_poller=False,
     )
