@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from standardwebhooks import Webhook
@@ -253,8 +254,11 @@ def build(case: Case) -> dict[str, Any]:
         headers.pop(name, None)
     if case.tamper:
         case.tamper(headers)
-    route = "POST /webhooks/{source}" if case.path != "/webhooks" else "POST /webhooks"
-    return to_http_api_event(case.method, case.path, "", headers, case.body, route, {})
+    source = case.path.removeprefix("/webhooks").strip("/")
+    route = "POST /webhooks/{source}" if source else "POST /webhooks"
+    # As API Gateway hands it over: the matched route and its path parameter, URL-decoded.
+    parameters = {"source": unquote(source)} if source else {}
+    return to_http_api_event(case.method, case.path, "", headers, case.body, route, parameters)
 
 
 def _sign(secret: str, msg_id: str, at: int, body: bytes) -> str:

@@ -58,7 +58,15 @@ def github_request(path: str, body: bytes = BODY) -> dict[str, Any]:
         "X-Hub-Signature-256": signature,
         "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     }
-    return to_http_api_event("POST", path, "", headers, body, "POST /webhooks/{source}", {})
+    return gateway_event(path, headers, body)
+
+
+def gateway_event(path: str, headers: dict[str, str], body: bytes, query: str = "", prefix: str = "") -> dict[str, Any]:
+    """The event API Gateway hands the receiver for ``path`` (its route and path parameter), called at
+    ``prefix + path`` (a custom domain's API mapping key)."""
+    source = path.removeprefix("/webhooks").strip("/")
+    route, parameters = ("POST /webhooks/{source}", {"source": source}) if source else ("POST /webhooks", {})
+    return to_http_api_event("POST", prefix + path, query, headers, body, route, parameters)
 
 
 def test_each_source_takes_only_its_own_scheme_and_secret(sqs_client: Any, queues: Queues) -> None:
@@ -69,6 +77,23 @@ def test_each_source_takes_only_its_own_scheme_and_secret(sqs_client: Any, queue
     assert service.handle(request_from_api_gateway(github_request("/webhooks/hubspot"))).status == 401
     [queued] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.queue_url)]
     assert queued["source"] == "github" and queued["webhookId"] == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+
+def test_routing_follows_the_apis_route_not_the_raw_path_behind_a_custom_domain(
+    sqs_client: Any, queues: Queues
+) -> None:
+    # A custom domain with API mapping key "hooks": rawPath is /hooks/webhooks/github, the route the same.
+    service = make_receiver(sqs_client, queues)
+    event = github_request("/webhooks/github")
+    routed = gateway_event("/webhooks/github", {}, BODY, prefix="/hooks")
+    event["rawPath"], event["requestContext"]["http"]["path"] = (
+        routed["rawPath"],
+        routed["requestContext"]["http"]["path"],
+    )
+    assert event["rawPath"] == "/hooks/webhooks/github"
+    assert service.handle(request_from_api_gateway(event)).status == 202
+    [queued] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.queue_url)]
+    assert queued["source"] == "github"
 
 
 def test_hubspot_v3_over_the_url_as_called_and_the_source_object_type(sqs_client: Any, queues: Queues) -> None:
@@ -94,7 +119,7 @@ def test_hubspot_v3_over_the_url_as_called_and_the_source_object_type(sqs_client
         "X-HubSpot-Signature-v3": signature,
         "X-HubSpot-Request-Timestamp": timestamp,
     }
-    event = to_http_api_event("POST", "/webhooks/hubspot", query, headers, BODY, "POST /webhooks/{source}", {})
+    event = gateway_event("/webhooks/hubspot", headers, BODY, query)
     response = make_receiver(sqs_client, queues).handle(request_from_api_gateway(event))
     assert response.status == 202, response.body
     [queued] = [json.loads(m["Body"]) for m in receive_all(sqs_client, queues.queue_url)]

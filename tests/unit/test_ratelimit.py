@@ -488,3 +488,40 @@ def test_another_instances_use_is_kept_free_for_it() -> None:
         rl.complete(permit, 200, {})
         extra += 1
     assert extra == 6  # 30 left, 24 kept back
+
+
+# -- a new container ---------------------------------------------------------------------------------------
+
+
+def test_a_new_container_assumes_its_predecessors_share_spent_until_headers_say_otherwise() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, limit=100, instances=2, max_in_flight=4, assume_predecessor=True)
+    first = rl.try_acquire()
+    assert first is not None  # one request goes at once, to read HubSpot's headers
+    assert rl.try_acquire() is None  # the rest of the share counts as spent by the container it replaces
+    rl.complete(first, 200, {})  # an answer without Remaining says nothing: still paced
+    assert rl.try_acquire() is None
+    assert rl.seconds_until_ready() == pytest.approx(10.0)  # the assumed requests leave one interval on
+
+
+def test_a_new_container_sends_at_once_when_remaining_shows_the_window_empty() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, limit=100, instances=2, max_in_flight=4, assume_predecessor=True)
+    first = rl.acquire()
+    assert first is not None
+    rl.complete(first, 200, {"X-HubSpot-RateLimit-Remaining": "99"})  # nobody else in the window
+    sent = 0
+    while (permit := rl.try_acquire()) is not None and sent < 200:
+        rl.complete(permit, 200, {})
+        sent += 1
+    assert sent >= 49  # at least the share is free after all (and some headroom beyond it)
+
+
+def test_a_new_container_keeps_to_the_share_when_remaining_shows_the_predecessors_use() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, limit=100, instances=2, max_in_flight=4, assume_predecessor=True)
+    first = rl.acquire()
+    assert first is not None
+    # The predecessor's 49 requests are in HubSpot's window: 50 left, and they are not ours to borrow.
+    rl.complete(first, 200, {"X-HubSpot-RateLimit-Remaining": "50"})
+    assert rl.try_acquire() is None

@@ -145,6 +145,8 @@ def build_updater(settings: Settings) -> Updater:
         instances=settings.updater_max_concurrency,
         max_in_flight=in_flight,
         daily_recheck_seconds=settings.daily_limit_recheck_seconds,
+        # A new container cannot see what the one it replaces sent in the last interval.
+        assume_predecessor=True,
     )
     delivery = Delivery(
         client,

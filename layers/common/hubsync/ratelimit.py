@@ -23,6 +23,10 @@ is shared by the threads of one instance:
   window (or ``Retry-After``, capped at the interval). DAILY, or ``Daily-Remaining: 0``, stops all sends
   (``acquire`` answers None at once) until ``daily_recheck_seconds`` have passed.
 - **Concurrency.** At most ``max_in_flight`` permits are out at once.
+- **A new container** (``assume_predecessor``) cannot see what the container it replaces sent in the last
+  interval: it starts as if that one's share were spent (all of its own share but one request, which goes
+  at once to read HubSpot's headers), until an answer's Remaining shows room (headroom above) or the
+  interval has passed.
 
 Every ``Permit`` must be handed back to ``complete`` exactly once, also after a transport error (status None),
 or its slot stays taken.
@@ -67,6 +71,7 @@ class _Sent:
 
     sent_at: float
     done_at: float | None = None
+    assumed: bool = False  # a predecessor's request, assumed (see assume_predecessor): not one of ours
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         daily_recheck_seconds: float | None = 600.0,
+        assume_predecessor: bool = False,
     ) -> None:
         if limit < 1 or interval_seconds <= 0 or instances < 1 or max_in_flight < 1:
             raise ValueError("limit, interval_seconds, instances and max_in_flight must be positive")
@@ -138,6 +144,11 @@ class RateLimiter:
         self._sent = 0
         self._estimate: _Estimate | None = None
         self._paused_until = -math.inf
+        if assume_predecessor:
+            # Answered just now, so they leave the window one interval from now, as a predecessor's would at
+            # the latest. One slot of the share stays free: the first request learns what HubSpot counts.
+            start = clock()
+            self._window.extend(_Sent(start, start, assumed=True) for _ in range(self.share - 1))
         self._daily_until: float | None = None
         self._completed = 0
         self._rate_limited = 0
@@ -370,10 +381,11 @@ class RateLimiter:
         recoverable = sorted(
             sent.done_at
             for sent in self._window
-            if sent.done_at is not None and sent.done_at < permit.sent_at and sent.sent_at > since
+            if sent.done_at is not None and sent.done_at < permit.sent_at and sent.sent_at > since and not sent.assumed
         )
-        # At most this many of ours were in the window (a count: _leave_times would sort them too).
-        ours = sum(1 for sent in self._window if sent.done_at is None or sent.done_at > since)
+        # At most this many of ours were in the window (a count: _leave_times would sort them too). Assumed
+        # predecessor requests are not ours: if they were real, Remaining shows them as the others' use.
+        ours = sum(1 for sent in self._window if (sent.done_at is None or sent.done_at > since) and not sent.assumed)
         others = max(0, self._limit - remaining - ours)
         self._estimate = _Estimate(remaining, now, permit, tuple(recoverable), others)
 

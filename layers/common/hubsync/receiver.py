@@ -50,6 +50,9 @@ class HttpRequest:
     headers: Mapping[str, str]  # lower-case names
     body: bytes
     url: str = ""  # as the sender called it (HubSpot's signatures cover it)
+    # The source API Gateway routed to (its {source} path parameter, "" for POST /webhooks); None when the
+    # request did not come through a route, and the path says it.
+    routed_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,15 @@ def request_from_api_gateway(event: Mapping[str, Any]) -> HttpRequest:
     scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
     query = str(event.get("rawQueryString") or "")
     url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
-    return HttpRequest(method=str(http.get("method") or "POST"), path=path, headers=headers, body=body, url=url)
+    # Routed by the API's own match, not by rawPath: behind a custom domain, rawPath starts with the API
+    # mapping's key (/hooks/webhooks/erp), which a path pattern would not know.
+    routed: str | None = None
+    if event.get("routeKey"):
+        parameters = event.get("pathParameters") or {}
+        routed = str(parameters.get("source") or "")
+    return HttpRequest(
+        method=str(http.get("method") or "POST"), path=path, headers=headers, body=body, url=url, routed_source=routed
+    )
 
 
 class Receiver:
@@ -121,8 +132,12 @@ class Receiver:
     def handle(self, request: HttpRequest, context: Any = None) -> HttpResponse:
         if request.method.upper() != "POST":
             return error(405, "method_not_allowed", "send webhooks with POST", {"allow": "POST"})
-        route = _ROUTE.match(request.path)
-        source = self._sources.get((route.group("source") or DEFAULT_SOURCE) if route else "")
+        if request.routed_source is not None:
+            name = request.routed_source or DEFAULT_SOURCE
+        else:
+            route = _ROUTE.match(request.path)
+            name = (route.group("source") or DEFAULT_SOURCE) if route else ""
+        source = self._sources.get(name)
         if source is None:
             return error(404, "unknown_source", "no webhook source is configured at this path")
         if len(request.body) > self._max_body_bytes:

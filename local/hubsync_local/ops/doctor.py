@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,14 @@ class Check:
         return f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}"
 
 
+_CUSTOM_OBJECT = re.compile(r"^(2-\d+|p\d+_\w+)$")
+
+
 def _scope(object_type: str, verb: str) -> str:
+    """The private-app scope an object type needs. Custom objects (by type id ``2-<n>``, or by their fully
+    qualified name ``p<portal>_<name>``) all share HubSpot's ``crm.objects.custom.*`` scopes."""
+    if _CUSTOM_OBJECT.match(object_type):
+        return f"crm.objects.custom.{verb}"
     return f"crm.objects.{object_type.replace('_', '-')}.{verb}"
 
 
