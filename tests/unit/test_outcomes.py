@@ -272,3 +272,11 @@ def test_id_property_inputs_without_anything_to_match_are_settled_by_count() -> 
 def test_too_few_results_for_id_property_inputs_prove_none_of_them() -> None:
     outcome = interpret(HubSpotAnswer(200, read_back(ok_body("900", "901"))), ID_PROPERTY_INPUTS)
     assert not outcome.applied and set(causes(outcome).values()) == {UNPROVEN}
+
+
+def test_a_batch_answer_is_read_into_lean_results_not_decoded_whole() -> None:
+    from hubsync.hubspot import BatchResult
+
+    read = read_back(ok_body("1", "2"))
+    assert all(type(r) is BatchResult for r in read["results"])
+    assert read["results"][0].property_value("hs_object_id") in ("1", "2")

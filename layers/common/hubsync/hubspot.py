@@ -37,11 +37,9 @@ class BatchResult(msgspec.Struct, rename={"trace_id": "objectWriteTraceId"}):
 
     id: str | None = None
     trace_id: str | None = None
-    properties: msgspec.Raw | None = None
+    properties: msgspec.Raw = msgspec.Raw(b"{}")  # (msgspec takes no Raw in a union, so no None)
 
     def property_value(self, name: str) -> str | None:
-        if self.properties is None:
-            return None
         try:
             values = _decode(self.properties)
         except msgspec.DecodeError:

@@ -92,14 +92,20 @@ def settle(body: dict[str, Any], inputs: Sequence[BatchInput]) -> Settlement:
     """The verdict of a batch answer already known to be batch-shaped (``results`` a list)."""
     settlement = Settlement()
     traces = {item["objectWriteTraceId"]: item for item in inputs}
-    by_plain_id = {item["id"]: item["objectWriteTraceId"] for item in inputs if not item.get("idProperty")}
+    applied = settlement.applied
     leftover_results: list[Any] = []
+    by_plain_id: dict[str, str] | None = None  # built only when a result carries no trace id we sent
     for result in body["results"]:
-        record_id, trace = _result_keys(result)
+        # Written for HubSpot's usual answer (a result per input, each echoing its trace id): one lookup each.
+        trace = result.trace_id if type(result) is BatchResult else _result_keys(result)[1]
         if trace is not None and trace in traces:
-            settlement.applied.add(trace)
-        elif record_id is not None and record_id in by_plain_id:
-            settlement.applied.add(by_plain_id[record_id])
+            applied.add(trace)
+            continue
+        if by_plain_id is None:
+            by_plain_id = {item["id"]: item["objectWriteTraceId"] for item in inputs if not item.get("idProperty")}
+        record_id = _result_keys(result)[0]
+        if record_id is not None and record_id in by_plain_id:
+            applied.add(by_plain_id[record_id])
         else:
             leftover_results.append(result)
 
@@ -123,6 +129,8 @@ def settle(body: dict[str, Any], inputs: Sequence[BatchInput]) -> Settlement:
     if isinstance(num_errors, int) and not isinstance(num_errors, bool) and num_errors > len(errors):
         settlement.unmatched_errors += num_errors - len(errors)  # errors counted but not listed
 
+    if not leftover_results and not errors and not settlement.unmatched_errors and len(applied) == len(traces):
+        return settlement  # every input proven by its own result: the usual answer
     named_by_errors = {trace for _, named in settlement.errors for trace in named}
     left = [
         t for t in traces if t not in settlement.applied and t not in named_by_errors and t not in settlement.unproven

@@ -25,13 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync import dlq
+from hubsync import dlq, provenance
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
 from hubsync.delivery import Delivery, not_sent
 from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
-from hubsync.provenance import queued_by_receiver
 from hubsync.redelivery import Redelivery
 from hubsync.sqs import OutgoingMessage, QueueSender
 from hubsync.types import BatchInput, SqsRecord
@@ -225,7 +224,11 @@ class Updater:
             # The receiver's own messages (hubsync.provenance) take the fast path (decoded in C, not validated
             # again); anything else (a replayed event, an envelope moved back by SQS, a message sent by hand)
             # is judged as the receiver judges an event.
-            event = queued_event(record.get("body", "")) if queued_by_receiver(record) else None
+            # (queued_by_receiver, inlined: it runs once per message of every batch)
+            marks = record.get("messageAttributes")
+            mark = marks.get(provenance.ATTRIBUTE) if marks else None
+            fast = mark is not None and mark.get("stringValue") == provenance.RECEIVER
+            event = queued_event(record.get("body", "")) if fast else None
             if event is None:
                 event = self._read_strictly(QueuedMessage.from_record(record), now, dead)
                 if event is None:
