@@ -620,6 +620,8 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "*": set(XRAY_ACTIONS),
         "!GetAtt DeadLetterQueue.Arn": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"},
         "!Sub arn:${AWS::Partition}:s3:::${ArchiveBucket}/*": {"s3:PutObject"},
+        # Its on-failure destination: Lambda sends a given-up run's invocation record as the function's role.
+        "!GetAtt ArchiverFailureQueue.Arn": SQS_SEND,
     },
 }
 
@@ -799,6 +801,15 @@ EXPECTED_ALARMS = {
     ),
     "ArchiverErrorsAlarm": AlarmSpec(
         "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": ref("ArchiverFunction")}], "Sum", AT_LEAST, 1
+    ),
+    # Scheduled runs Lambda gave up (also those throttled until they expired, which Errors does not count).
+    "ArchiverRunsDroppedAlarm": AlarmSpec(
+        "AWS/Lambda",
+        "AsyncEventsDropped",
+        [{"Name": "FunctionName", "Value": ref("ArchiverFunction")}],
+        "Sum",
+        AT_LEAST,
+        1,
     ),
 }
 

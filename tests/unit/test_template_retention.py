@@ -12,7 +12,7 @@ from hubsync import config
 from hubsync.archive import archiver
 from hubsync.archive.replayer import STALE_AFTER_SECONDS
 from hubsync.recordstate import DEFAULT_TTL_SECONDS
-from hubsync_local.template import load_template
+from hubsync_local.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +21,10 @@ SQS_MAX_RETENTION = 14 * 86_400
 SQS_MAX_MESSAGE_SIZE = 1024 * 1024
 QUEUES = ("EventQueue", "DeadLetterQueue")
 SCHEDULE_HOURS = 6
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# Lambda's asynchronous invocation settings: MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21600.
+LAMBDA_MAX_ASYNC_RETRIES = 2
+LAMBDA_EVENT_AGE_RANGE = (60, 21_600)
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +134,26 @@ def bucket(template: dict[str, Any]) -> dict[str, Any]:
     return props(template, "ArchiveBucket")
 
 
-def test_bucket_is_encrypted_at_rest(template: dict[str, Any]) -> None:
-    (rule,) = bucket(template)["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms", "aws:kms:dsse")
+def bucket_encryption(values: dict[str, str]) -> dict[str, Any]:
+    """The bucket's one encryption rule as CloudFormation would deploy it for these parameter values."""
+    local = Template.load(parameters=values)
+    (rule,) = local.resolve(local.properties("ArchiveBucket")["BucketEncryption"])["ServerSideEncryptionConfiguration"]
+    assert isinstance(rule, dict)
+    return rule
+
+
+def test_bucket_is_encrypted_with_s3_managed_keys_by_default() -> None:
+    # SSE-S3: no caller needs a KMS permission. A bucket key only applies to SSE-KMS.
+    assert bucket_encryption({}) == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def test_bucket_is_encrypted_with_the_customer_key_when_given() -> None:
+    # SSE-KMS with the key itself (S3 would otherwise use aws/s3), and a bucket key: S3 then asks KMS for a
+    # bucket-level key from time to time, not a data key per object.
+    assert bucket_encryption({"KmsKeyArn": KEY}) == {
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY},
+        "BucketKeyEnabled": True,
+    }
 
 
 def test_bucket_blocks_every_kind_of_public_access(template: dict[str, Any]) -> None:
@@ -213,7 +234,9 @@ def test_stale_archive_replays_are_refused_by_the_record_state_ttl() -> None:
 # ---------------------------------------------------------------------------------------------- role
 def test_archiver_role_grants_exactly_what_the_archiver_calls(template: dict[str, Any]) -> None:
     assert props(template, "ArchiverFunction")["Role"] == {"Fn::GetAtt": ["ArchiverRole", "Arn"]}
-    (policy,) = props(template, "ArchiverRole")["Policies"]
+    # The one policy besides archiver-kms, which exists only with KmsKeyArn (test_template_security.py).
+    policy, kms = props(template, "ArchiverRole")["Policies"]
+    assert kms["Fn::If"][0] == "UseCustomerKey" and kms["Fn::If"][1]["PolicyName"] == "archiver-kms"
     grants = {
         (action, str(resource))
         for statement in as_list(policy["PolicyDocument"]["Statement"])
@@ -224,7 +247,9 @@ def test_archiver_role_grants_exactly_what_the_archiver_calls(template: dict[str
     dlq = str({"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
     objects = str({"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArchiveBucket}/*"})
     logs = str({"Fn::GetAtt": ["ArchiverLogGroup", "Arn"]})
+    failures = str({"Fn::GetAtt": ["ArchiverFailureQueue", "Arn"]})
     assert grants == {
+        ("sqs:SendMessage", failures),
         ("sqs:ReceiveMessage", dlq),
         ("sqs:DeleteMessage", dlq),
         ("sqs:ChangeMessageVisibility", dlq),
@@ -234,6 +259,37 @@ def test_archiver_role_grants_exactly_what_the_archiver_calls(template: dict[str
         ("xray:PutTraceSegments", "*"),
         ("xray:PutTelemetryRecords", "*"),
     }
+
+
+# ---------------------------------------------------------------------------------------------- failed runs
+def test_a_run_lambda_gives_up_lands_in_a_queue_of_this_stack(template: dict[str, Any]) -> None:
+    # The schedule invokes asynchronously: without an on-failure destination Lambda drops a run it gave up.
+    invoke_config = props(template, "ArchiverFunction")["EventInvokeConfig"]
+    on_failure = invoke_config["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ArchiverFailureQueue", "Arn"]}}
+    assert template["Resources"]["ArchiverFailureQueue"]["Type"] == "AWS::SQS::Queue"
+    # Lambda retries a failed run (a transient S3 or SQS fault) within its own limits; a throttled one is kept
+    # no longer than the schedule's interval, after which the next run has been invoked anyway.
+    assert 1 <= invoke_config["MaximumRetryAttempts"] <= LAMBDA_MAX_ASYNC_RETRIES
+    low, high = LAMBDA_EVENT_AGE_RANGE
+    assert low <= invoke_config["MaximumEventAgeInSeconds"] <= min(high, SCHEDULE_HOURS * 3600)
+    assert "OnSuccess" not in invoke_config["DestinationConfig"]
+
+
+def test_the_failed_runs_queue_keeps_records_the_sqs_maximum(template: dict[str, Any]) -> None:
+    queue = props(template, "ArchiverFailureQueue")
+    assert queue["MessageRetentionPeriod"] == SQS_MAX_RETENTION
+    assert queue["MaximumMessageSize"] == SQS_MAX_MESSAGE_SIZE
+    assert "RedrivePolicy" not in queue  # nothing consumes it: the records wait for an operator
+
+
+def test_a_dropped_run_raises_an_alarm(template: dict[str, Any]) -> None:
+    # AsyncEventsDropped counts the events Lambda gave up, including those it sent to the destination and those
+    # throttled until they expired (which Errors does not count).
+    properties = props(template, "ArchiverRunsDroppedAlarm")
+    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", "AsyncEventsDropped")
+    assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ArchiverFunction"}}]
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and properties["Threshold"] == 1
 
 
 def test_outputs_name_the_bucket_and_the_function(template: dict[str, Any]) -> None:

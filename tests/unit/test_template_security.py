@@ -191,6 +191,20 @@ def test_resource_keeps_aws_encryption_without_the_key(template: dict[str, Any],
         assert "KmsMasterKeyId" not in resource["Properties"]
 
 
+@pytest.mark.parametrize("values", [WITHOUT_KEY, WITH_KEY])
+def test_every_bucket_is_encrypted_either_way(template: dict[str, Any], values: dict[str, str]) -> None:
+    # The scope of .checkov.yaml's CKV_AWS_19 skip (checkov cannot evaluate the !If): S3's own algorithms only,
+    # one default rule per bucket, in both templates CloudFormation could deploy.
+    resources = deployed(template, values)["Resources"]
+    buckets = [name for name, resource in resources.items() if resource["Type"] == "AWS::S3::Bucket"]
+    assert buckets
+    for name in buckets:
+        (rule,) = property_at(resources[name], "BucketEncryption.ServerSideEncryptionConfiguration")
+        expected = "aws:kms" if values else "AES256"
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == expected, name
+        assert rule.get("BucketKeyEnabled") is (True if values else None), name
+
+
 def test_the_template_names_no_key_but_the_parameter(template: dict[str, Any]) -> None:
     for node in walk(template["Resources"]):
         for key in ("KmsMasterKeyId", "KMSMasterKeyId", "KmsKeyId", "KmsKeyArn", "KMSMasterKeyID"):
@@ -326,6 +340,14 @@ def test_the_function_roles_kms_grants_spelled_out(template: dict[str, Any]) -> 
         ("kms:Decrypt", "lambda"),
         ("kms:GenerateDataKey", "sqs"),
     }
+    # Reads the DLQ, sends given-up runs' records to its failure queue, writes SSE-KMS objects (single-part
+    # PutObject: a data key, no Decrypt), and its environment.
+    assert kms_grants(with_key, "ArchiverRole") == {
+        ("kms:Decrypt", "sqs"),
+        ("kms:Decrypt", "lambda"),
+        ("kms:GenerateDataKey", "sqs"),
+        ("kms:GenerateDataKey", "s3"),
+    }
 
 
 @pytest.mark.parametrize("role", iam_roles(load_template()))
@@ -367,6 +389,12 @@ def test_updater_reserves_exactly_its_mapping_concurrency(template: dict[str, An
 def test_replayer_runs_one_at_a_time(template: dict[str, Any]) -> None:
     assert reserved(deployed(template, {"ReserveConcurrency": "true"}), "ReplayerFunction") == 1
     assert reserved(deployed(template, {"ReserveConcurrency": "false"}), "ReplayerFunction") is None
+
+
+def test_archiver_runs_one_at_a_time(template: dict[str, Any]) -> None:
+    # Scheduled runs, their retries and runs invoked by hand never overlap (the replayer's rule, for the same reason).
+    assert reserved(deployed(template, {"ReserveConcurrency": "true"}), "ArchiverFunction") == 1
+    assert reserved(deployed(template, {"ReserveConcurrency": "false"}), "ArchiverFunction") is None
 
 
 def test_only_the_receiver_has_no_reservation(template: dict[str, Any]) -> None:
