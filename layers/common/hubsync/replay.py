@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubsync.dlq import DeadLetter, unwrap
 from hubsync.events import dumps
-from hubsync.sqs import OutgoingMessage, QueueSender
+from hubsync.sqs import OutgoingMessage, QueueSender, release
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -266,16 +266,7 @@ class Replayer:
         return deleted
 
     def _release(self, held: dict[str, str]) -> None:
-        handles = list(held.values())
-        for start in range(0, len(handles), 10):
-            chunk = handles[start : start + 10]
-            try:
-                self._sqs.change_message_visibility_batch(
-                    QueueUrl=self._dlq_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
-                )
-            except Exception:  # they become visible anyway when the scan's visibility timeout ends
-                logger.warning("could not release %d DLQ messages; visible again in %ss", len(chunk), self._visibility)
+        release(self._sqs, self._dlq_url, list(held.values()), self._visibility)
 
 
 def _read(message: dict[str, Any]) -> DeadLetter:

@@ -18,6 +18,7 @@ failed on SQS's side are sent again.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+logger = logging.getLogger(__name__)
 
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 1024 * 1024  # SQS: the entries of one SendMessageBatch together
@@ -206,3 +209,17 @@ def _entries(pending: dict[str, OutgoingMessage]) -> Any:
             }
         entries.append(entry)
     return entries
+
+
+def release(client: SQSClient, queue_url: str, receipt_handles: Sequence[str], hidden_seconds: int) -> None:
+    """Makes received messages visible again at once, ten a call. Best effort: a message it could not
+    release becomes visible anyway when the ``hidden_seconds`` it was received with are over."""
+    for start in range(0, len(receipt_handles), MAX_BATCH_ENTRIES):
+        chunk = receipt_handles[start : start + MAX_BATCH_ENTRIES]
+        try:
+            client.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+            )
+        except Exception:  # they become visible anyway when the visibility timeout they were received with ends
+            logger.warning("could not release %d messages; visible again in %ss", len(chunk), hidden_seconds)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubsync import config as _config
 from hubsync.archive.types import ARCHIVE_VERSION, KEY_PREFIX, ArchivedMessage
+from hubsync.sqs import release
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -189,16 +190,7 @@ class Archiver:
         return deleted
 
     def _release(self, held: dict[str, str]) -> None:
-        handles = list(held.values())
-        for start in range(0, len(handles), 10):
-            chunk = handles[start : start + 10]
-            try:
-                self._sqs.change_message_visibility_batch(
-                    QueueUrl=self._dlq_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
-                )
-            except Exception:  # they become visible anyway when the scan's visibility timeout ends
-                logger.warning("could not release %d DLQ messages; visible again in %ss", len(chunk), self._visibility)
+        release(self._sqs, self._dlq_url, list(held.values()), self._visibility)
 
 
 def _sent_ms(message: dict[str, Any]) -> int | None:
