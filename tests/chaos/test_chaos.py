@@ -36,9 +36,11 @@ from chaos_harness import (
     SendLog,
     Size,
     account,
+    account_after_replay,
     build_scenario,
     collect_warnings,
     faults_injected,
+    replay_dead_letters,
     report_table,
     settled,
     timeline,
@@ -74,8 +76,10 @@ def run_chaos(stack: LocalStack, size: Size) -> RunLogs:
     pipeline.install()
     assert stack.poller is not None
     stack.poller.start()
-    program = FaultProgram(stack, size.cycles, settled_since=settled(stack, pipeline.log))
-    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log)
+    program = FaultProgram(
+        stack, size.cycles, settled_since=settled(stack, pipeline.log), state_faults=pipeline.state_faults
+    )
+    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log, state_faults=pipeline.state_faults)
     program.start()
     Sender(stack, logs.send_log).run(scenario.jobs, size.send_seconds, gate=program.wait_for)
     program.join(timeout=120)
@@ -97,8 +101,11 @@ def test_chaos_books_balance(
     size = Size.from_env()
     with collect_warnings(os.environ.get("CHAOS_LOG_LEVEL", "WARNING")) as warnings:
         logs = run_chaos(chaos_stack, size)
+        books = account(chaos_stack, logs.scenario, logs.send_log, logs.pipeline)
+        if not logs.stuck:
+            logs.replay = replay = replay_dead_letters(chaos_stack, logs.scenario, logs.pipeline, books)
+            replay.books = account_after_replay(chaos_stack, logs.scenario, books, logs.pipeline, replay)
     logs.function_warnings = warnings
-    books = account(chaos_stack, logs.scenario, logs.send_log, logs.pipeline)
     capsys.readouterr()  # the functions' EMF metrics on stdout: noise here (their warnings are collected)
     table = report_table(chaos_stack, books, logs)
     if os.environ.get("CHAOS_DEBUG"):
@@ -110,5 +117,9 @@ def test_chaos_books_balance(
         print(table)  # shown with a failure
     assert not logs.stuck, logs.stuck
     assert not books.problems, "the books do not balance:\n" + "\n".join(books.problems[:40])
+    assert logs.replay is not None and logs.replay.books is not None
+    assert not logs.replay.stuck, f"after the replay: {logs.replay.stuck}"
+    after = logs.replay.books.problems
+    assert not after, "the books do not balance after the replay:\n" + "\n".join(after[:40])
     missing = [name for name, count in faults_injected(chaos_stack, logs).items() if not count]
     assert not missing, f"faults never injected: {missing}"
