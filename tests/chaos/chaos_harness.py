@@ -258,6 +258,7 @@ class SendLog:
     conflicts: int = 0  # 409 delivery_in_progress (a concurrent duplicate), retried
     unavailable: int = 0  # 503 or no answer, retried
     posts: int = 0
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # (at, what): each post's answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -279,12 +280,16 @@ class Sender:
             }
             with self._log.lock:
                 self._log.posts += 1
+            posted = time.monotonic()
             try:
                 answer = requests.post(self._url, data=delivery.body.encode(), headers=headers, timeout=30)
             except requests.RequestException:
                 self._count("unavailable")
                 time.sleep(0.5)
                 continue
+            with self._log.lock:
+                what = f"  post {delivery.msg_id}: {answer.status_code} ({time.monotonic() - posted:.1f} s)"
+                self._log.timeline.append((posted, what))
             if answer.status_code in (409, 503):
                 self._count("conflicts" if answer.status_code == 409 else "unavailable")
                 time.sleep(min(1.0, float(answer.headers.get("retry-after", "0.5"))))
@@ -458,12 +463,19 @@ def phases(stack: LocalStack, drawn: DrawnFaults, state: StateFaults | None) -> 
         Phase("late answers (the write lands after the timeout)", script(f"late:{LATE_ANSWER_MS}", "pass"),
               faults.clear_script, script_done, 8.0),
     ]  # fmt: skip
-    if state is not None:
-        found += [
-            _state_phase("DynamoDB outage right after HubSpot applied", state, OUTAGE, 2, 10.0),
-            _state_phase("DynamoDB commit took effect, its answer lost", state, LOST_ANSWER, 2, 10.0),
-        ]
-    return found
+    if state is None:
+        return found
+
+    # Each DynamoDB phase ends at its first failed commit: the messages it failed are redelivered at once and
+    # would otherwise fail again, a receive each time. Twice a cycle, apart, so that even the small run has each
+    # kind more than once.
+    def outage() -> Phase:
+        return _state_phase("DynamoDB outage right after HubSpot applied", state, OUTAGE, 1, 10.0)
+
+    def lost_answer() -> Phase:
+        return _state_phase("DynamoDB commit took effect, its answer lost", state, LOST_ANSWER, 1, 10.0)
+
+    return [*found[:2], outage(), *found[2:5], lost_answer(), *found[5:], outage(), lost_answer()]
 
 
 class FaultProgram:
@@ -593,6 +605,7 @@ class PipelineFaults:
         self._duplicate_rate = duplicate_rate
         self._fresh = 0  # invocations eligible for a crash so far
         self._early_crash_armed = False  # this invocation dies at its first record-state commit
+        self._began = 0.0  # when the running invocation began
         self._lock = threading.Lock()  # commits run on the updater's request threads
         self.log = PipelineLog()
         self.state_faults: StateFaults | None = None  # by install()
@@ -612,6 +625,8 @@ class PipelineFaults:
             self.log.reports.append(report)
             what = f"{dict(report.calls_by_status)} later={report.retried_later} requeued={report.requeued}"
             what += f" deferred={report.deferred_records} ({time.monotonic() - started:.1f} s)"
+            sent = [int(r["attributes"].get("SentTimestamp", "0")) for r in records]
+            what += f" sent {time.time() - min(sent, default=0) / 1000:.1f} s ago"
             counts = max((QueuedMessage.from_record(r).receive_count for r in records), default=0)
             self.log.timeline.append((started, len(records), counts, what))
             return report
@@ -632,7 +647,7 @@ class PipelineFaults:
             # crash, so crashes alone never bring one near the redrive's maxReceiveCount.
             crash = self._crash_now() if max(counts) == 1 else None
             self._early_crash_armed = crash == "early"
-            began = time.monotonic()
+            began = self._began = time.monotonic()
             try:
                 result = handler(event, context)
             finally:
@@ -675,7 +690,8 @@ class PipelineFaults:
                     self._early_crash_armed = False
                     self.log.early_crashes += 1
             if crash:
-                what = f"CRASH before the record-state commit ({len(applied)} records applied)"
+                what = f"CRASH before the record-state commit ({len(applied)} records applied"
+                what += f" {time.monotonic() - self._began:.1f} s after the invocation began)"
                 self.log.timeline.append((time.monotonic(), 0, 1, what))
                 raise InjectedCrash("injected: the updater died between HubSpot's answer and the record state")
             return commit(applied, release, **holding)
@@ -1042,6 +1058,7 @@ class ReplayLog:
     first_report: int = 0  # the first updater report after it began
     created: list[str] = field(default_factory=list)  # records created for the OBJECT_NOT_FOUND events
     report: Any = None  # hubsync.replay.ReplayReport
+    started: float = 0.0
     seconds: float = 0.0
     stuck: str = ""
     books: Books | None = None
@@ -1072,6 +1089,7 @@ def replay_dead_letters(stack: LocalStack, scenario: Scenario, pipeline: Pipelin
     while (poller.paused_checks <= seen or poller.busy.is_set()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert poller.paused_checks > seen, "the poller never saw its mapping disabled"
+    log.started = time.monotonic()
     log.report = Replayer(stack.sqs, resources.dlq_url, resources.queue_url).run()
     _set_mapping(stack, enabled=True)
     try:
@@ -1320,5 +1338,8 @@ def timeline(logs: RunLogs) -> str:
         (at, f"    {messages} messages, most receives {receives}: {what}")
         for at, messages, receives, what in logs.pipeline.timeline
     ]
+    rows += logs.send_log.timeline
+    if logs.replay is not None and logs.replay.report is not None:
+        rows.append((logs.replay.started, f"replay of the DLQ: {logs.replay.report.as_dict()}"))
     first = min((at for at, _ in rows), default=0.0)
     return "\n".join(f"{at - first:7.1f} {text}" for at, text in sorted(rows))
