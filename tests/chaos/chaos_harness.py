@@ -399,6 +399,8 @@ def _state_phase(name: str, state: StateFaults, mode: str, at_least: int, max_se
 
     def stop() -> None:
         state.mode = None
+        if state.after_phase is not None:
+            state.after_phase()
 
     return Phase(name, start, stop, enough, max_seconds)
 
@@ -747,6 +749,8 @@ class StateFaults:
         self.mode: str | None = None
         self.injected: Counter[str] = Counter()  # answers faked or lost, per mode (botocore's retries included)
         self.after_applied: Counter[str] = Counter()
+        self.failed: list[tuple[str, dict[str, dict[str, int]]]] = []  # (mode, the applied times not stored)
+        self.after_phase: Callable[[], None] | None = None  # run when a DynamoDB phase ends (Probes.send)
         self._lock = threading.Lock()  # commits run on the updater's request threads
         self._local = threading.local()  # botocore sends and answers one call on one thread
         events = dynamodb.meta.events
@@ -765,6 +769,7 @@ class StateFaults:
                 if mode and applied:
                     with self._lock:
                         self.after_applied[mode] += 1
+                        self.failed.append((mode, {key: dict(times) for key, times in applied.items()}))
                 raise
 
         state.commit = counted_commit
@@ -793,6 +798,60 @@ class StateFaults:
         if lose and http_response is not None and http_response.status_code == 200:
             self._count(LOST_ANSWER)
             raise ReadTimeoutError(endpoint_url="dynamodb (chaos: the write took effect, its answer was lost)")
+
+
+class Probes:
+    """After each DynamoDB phase, for some records whose commit failed: an event older than the one just applied
+    (``property_string`` one millisecond earlier, at a time no other event has).
+
+    As hubsync is, the applied event was not acknowledged: the older one is dropped as superseded, or applied in
+    between and then overwritten by the newer one's retry, and the books hold. Were the applied event acknowledged
+    without its time stored (issue 10, case 3), the older one would win and HubSpot's state would not be
+    last-write-wins. The probes are events of the scenario (valid, accepted, accounted for like any other)."""
+
+    def __init__(self, scenario: Scenario, sender: Sender, state: StateFaults, per_fault: int = 5) -> None:
+        self._scenario = scenario
+        self._sender = sender
+        self._state = state
+        self._per_fault = per_fault
+        self._records = set(scenario.records)
+        self._used = {e["occurredAt"] for e in scenario.events.values() if isinstance(e.get("occurredAt"), int)}
+        self._done = 0  # failed commits probed so far
+        self.sent = 0
+        state.after_phase = self.send
+
+    def send(self) -> None:
+        failed = self._state.failed[self._done :]
+        self._done += len(failed)
+        events = [event for _, applied in failed for event in self._probes(applied)]
+        if not events:
+            return
+        delivery = Delivery(
+            msg_id=f"msg_chaos_probe_{len(self._scenario.deliveries)}",
+            body=json.dumps({"events": events}),
+            valid=len(events),
+            invalid_indexes=[],
+        )
+        self._scenario.deliveries.append(delivery)
+        self._sender.deliver(delivery)
+
+    def _probes(self, applied: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for key, times in sorted(applied.items()):
+            record, at = key.rsplit("#", 1)[-1], times.get("property_string")
+            if at is None or record not in self._records or len(events) >= self._per_fault:
+                continue
+            when = at - 1
+            while when in self._used:  # distinct times: an equal one would be decided by arrival, not by time
+                when -= 1
+            self._used.add(when)
+            event_id = f"probe{self.sent}"
+            self.sent += 1
+            event = {"id": record, "properties": {"property_string": event_id}, "occurredAt": when, "eventId": event_id}
+            self._scenario.events[event_id] = event
+            self._scenario.kind[event_id] = VALID
+            events.append(event)
+        return events
 
 
 class _RawBody:
@@ -1163,6 +1222,7 @@ class RunLogs:
     function_warnings: Counter[str] = field(default_factory=Counter)  # the functions' WARNING+ log messages
     stuck: str = ""  # why the pipeline never quieted down, if it did not
     state_faults: StateFaults | None = None
+    probes: Probes | None = None
     replay: ReplayLog | None = None
 
 
@@ -1206,6 +1266,7 @@ def faults_injected(stack: LocalStack, logs: RunLogs) -> dict[str, int]:
         "late answers (applied after the client timed out)": drawn["late"],
         "DynamoDB outage right after HubSpot applied (commits failed)": state.after_applied[OUTAGE] if state else 0,
         "DynamoDB commit took effect, answer lost (commits failed)": state.after_applied[LOST_ANSWER] if state else 0,
+        "older events sent after a failed commit (probes)": logs.probes.sent if logs.probes else 0,
     }
 
 

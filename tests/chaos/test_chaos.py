@@ -31,6 +31,7 @@ from chaos_harness import (
     SIMULATOR_LIMIT,
     FaultProgram,
     PipelineFaults,
+    Probes,
     RunLogs,
     Sender,
     SendLog,
@@ -76,12 +77,14 @@ def run_chaos(stack: LocalStack, size: Size) -> RunLogs:
     pipeline.install()
     assert stack.poller is not None
     stack.poller.start()
-    program = FaultProgram(
-        stack, size.cycles, settled_since=settled(stack, pipeline.log), state_faults=pipeline.state_faults
-    )
-    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log, state_faults=pipeline.state_faults)
+    state_faults = pipeline.state_faults
+    assert state_faults is not None
+    program = FaultProgram(stack, size.cycles, settled_since=settled(stack, pipeline.log), state_faults=state_faults)
+    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log, state_faults=state_faults)
+    sender = Sender(stack, logs.send_log)
+    logs.probes = Probes(scenario, sender, state_faults)
     program.start()
-    Sender(stack, logs.send_log).run(scenario.jobs, size.send_seconds, gate=program.wait_for)
+    sender.run(scenario.jobs, size.send_seconds, gate=program.wait_for)
     program.join(timeout=120)
     logs.timings["set-up, sending and faults"] = sent = time.monotonic() - started
     try:
