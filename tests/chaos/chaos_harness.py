@@ -4,17 +4,25 @@ Pieces (the random choices come from generators seeded with ``CHAOS_SEED``; the 
 
 - ``Scenario``: records (seeded in the simulator), records that do not exist (207 OBJECT_NOT_FOUND),
   records that receive poison values (whole-batch 400, bisection), the events (distinct occurredAt times,
-  shuffled against the send order), the webhook deliveries, and which of them are delivered twice.
+  shuffled against the send order; the invalid ones include one dated years ahead, shaped as the receiver
+  queues events), the webhook deliveries, and which of them are delivered twice.
 - ``Sender``: signs and posts the deliveries, paced over the run, some twice with the same webhook-id
   (later, or concurrently: the receiver answers 409 to one of the two until the first is recorded).
-- ``FaultProgram``: phases of faults at the simulator, one at a time with calm gaps: 5xx bursts, 429 storms of
+- ``FaultProgram``: phases of faults, one at a time with calm gaps. At the simulator: 5xx bursts, 429 storms of
   both policies (scripted answers, the simulator's own ten-secondly limiter, a spent daily limit), connection
-  resets, slow answers past the updater's read timeout, a scripted mix with ``Retry-After``.
+  resets, slow answers past the updater's read timeout, a scripted mix with ``Retry-After``, lying 2xx answers
+  (every mode of simulator/lies.py, scripted, then at random), a late answer (the write lands after the client
+  gave up). At DynamoDB (``StateFaults``, on the updater's own client): an outage of the record-state commit
+  right after HubSpot applied, and a commit that took effect whose answer was lost; after each, ``Probes`` sends
+  older events for the records concerned, which would win were the applied events acknowledged.
 - ``PipelineFaults``: wraps the poller's handler and the updater's record-state commit: the updater may die
   (raise: the poller then fails the whole batch) right after HubSpot's answer, before the applied times are
   stored, the DLQ written and SQS answered; or after the real handler returned, before the poller answers
   SQS. It also sends copies of processed messages to the queue again (at-least-once delivery).
 - ``account``: when the pipeline is quiet, reads the DLQ and HubSpot's state and balances the books.
+- ``replay_dead_letters`` / ``account_after_replay``: then, as an operator would, creates the records that were
+  not found, replays the whole DLQ (hubsync.replay.Replayer, the updater paused meanwhile), lets it drain, and
+  balances the books again: what can apply now did, what was refused is refused again, LWW still holds.
 """
 
 from __future__ import annotations
