@@ -4,17 +4,25 @@ Pieces (the random choices come from generators seeded with ``CHAOS_SEED``; the 
 
 - ``Scenario``: records (seeded in the simulator), records that do not exist (207 OBJECT_NOT_FOUND),
   records that receive poison values (whole-batch 400, bisection), the events (distinct occurredAt times,
-  shuffled against the send order), the webhook deliveries, and which of them are delivered twice.
+  shuffled against the send order; the invalid ones include one dated years ahead, shaped as the receiver
+  queues events), the webhook deliveries, and which of them are delivered twice.
 - ``Sender``: signs and posts the deliveries, paced over the run, some twice with the same webhook-id
   (later, or concurrently: the receiver answers 409 to one of the two until the first is recorded).
-- ``FaultProgram``: phases of faults at the simulator, one at a time with calm gaps: 5xx bursts, 429 storms of
+- ``FaultProgram``: phases of faults, one at a time with calm gaps. At the simulator: 5xx bursts, 429 storms of
   both policies (scripted answers, the simulator's own ten-secondly limiter, a spent daily limit), connection
-  resets, slow answers past the updater's read timeout, a scripted mix with ``Retry-After``.
+  resets, slow answers past the updater's read timeout, a scripted mix with ``Retry-After``, lying 2xx answers
+  (every mode of simulator/lies.py, scripted, then at random), a late answer (the write lands after the client
+  gave up). At DynamoDB (``StateFaults``, on the updater's own client): an outage of the record-state commit
+  right after HubSpot applied, and a commit that took effect whose answer was lost; after each, ``Probes`` sends
+  older events for the records concerned, which would win were the applied events acknowledged.
 - ``PipelineFaults``: wraps the poller's handler and the updater's record-state commit: the updater may die
   (raise: the poller then fails the whole batch) right after HubSpot's answer, before the applied times are
   stored, the DLQ written and SQS answered; or after the real handler returned, before the poller answers
   SQS. It also sends copies of processed messages to the queue again (at-least-once delivery).
 - ``account``: when the pipeline is quiet, reads the DLQ and HubSpot's state and balances the books.
+- ``replay_dead_letters`` / ``account_after_replay``: then, as an operator would, creates the records that were
+  not found, replays the whole DLQ (hubsync.replay.Replayer, the updater paused meanwhile), lets it drain, and
+  balances the books again: what can apply now did, what was refused is refused again, LWW still holds.
 """
 
 from __future__ import annotations
@@ -35,10 +43,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 from standardwebhooks import Webhook
 
 from hubsync.dlq import unwrap
+from hubsync.recordstate import RecordStateUnavailableError
+from hubsync.replay import Replayer
 from hubsync.updater import QueuedMessage
+from hubsync_local.aws import client
+from hubsync_local.simulator.lies import LIE_MODES
 from hubsync_local.stack import LocalStack
 from support.aws import receive_all
 
@@ -74,6 +88,8 @@ FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # fewer EMF documents on stdout (the test swallows the rest)
 }
 SLOW_ANSWER_MS = 1400  # past the 1 s read timeout above
+LIE_PAIRS = (("empty", "html"), ("ok", "partial"), ("no_results", "unnamed_207"))  # every mode in LIE_MODES
+LATE_ANSWER_MS = 1600  # a late request lands past the read timeout, and before the in-doubt hold ends
 SIMULATOR_LIMIT = (100, 1000)  # requests per interval (ms): short, so a 429 pause is short
 
 
@@ -159,16 +175,30 @@ def _valid_properties(rng: random.Random, n: int) -> dict[str, Any]:
     return {name: makers[name]() for name in sorted(names)}
 
 
-def _invalid_event(n: int, record: str) -> dict[str, Any]:
-    """Events the receiver refuses one by one (202 with ``rejected``; each to the DLQ as INVALID_EVENT)."""
+FUTURE_MS = 5 * 365 * 86_400_000  # an occurredAt this far ahead is refused (EVENT_FUTURE_TOLERANCE_SECONDS)
+
+
+def _invalid_event(n: int, ordinal: int, record: str, now_ms: int) -> dict[str, Any]:
+    """Events the receiver refuses one by one (202 with ``rejected``; each to the DLQ as INVALID_EVENT).
+
+    ``ordinal`` (the how-manyth invalid event) picks the variant, so even the small run has each. The last
+    is shaped exactly as the receiver queues an event (epoch-ms times, string values, objectType,
+    receivedAt) but dated years ahead: replayed, it must be refused again, never applied (issue 10, case 2)."""
     event_id = f"inv{n}"
     variants: list[dict[str, Any]] = [
         {"id": record, "properties": {}},
         {"id": record, "properties": {"property_string": {"nested": n}}},
         {"properties": {"property_string": "no id"}},
         {"id": record, "properties": {"property_string": "epoch seconds"}, "occurredAt": 1_700_000_000},
+        {
+            "id": record,
+            "objectType": OBJECT,
+            "properties": {"property_string": f"future{n}"},
+            "occurredAt": now_ms + FUTURE_MS,
+            "receivedAt": now_ms,
+        },
     ]
-    return {**variants[n % len(variants)], "eventId": event_id}
+    return {**variants[ordinal % len(variants)], "eventId": event_id}
 
 
 def build_scenario(stack: LocalStack, size: Size, rng: random.Random) -> Scenario:
@@ -184,9 +214,10 @@ def build_scenario(stack: LocalStack, size: Size, rng: random.Random) -> Scenari
     times = iter(rng.sample(range(1, 60 * size.events), len(kinds)))  # distinct, unrelated to the send order
     poison_records = sorted(scenario.poison_records)
     ordered: list[dict[str, Any]] = []
+    now_ms = int(time.time() * 1000)
     for n, kind in enumerate(kinds):
         if kind == INVALID:
-            event = _invalid_event(n, rng.choice(records))
+            event = _invalid_event(n, len(scenario.ids_of(INVALID)), rng.choice(records), now_ms)
         else:
             if kind == POISON:
                 record = rng.choice(poison_records)
@@ -205,7 +236,8 @@ def build_scenario(stack: LocalStack, size: Size, rng: random.Random) -> Scenari
 def _cut_deliveries(scenario: Scenario, ordered: list[dict[str, Any]], rng: random.Random, seed: int) -> None:
     start = 0
     while start < len(ordered):
-        chunk = ordered[start : start + rng.randint(5, 30)]
+        # Many small deliveries rather than a few large ones: every fault phase meets several updater invocations.
+        chunk = ordered[start : start + rng.randint(3, 20)]
         start += len(chunk)
         invalid = [i for i, event in enumerate(chunk) if scenario.kind[event["eventId"]] == INVALID]
         scenario.deliveries.append(
@@ -234,6 +266,7 @@ class SendLog:
     conflicts: int = 0  # 409 delivery_in_progress (a concurrent duplicate), retried
     unavailable: int = 0  # 503 or no answer, retried
     posts: int = 0
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # (at, what): each post's answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -255,12 +288,16 @@ class Sender:
             }
             with self._log.lock:
                 self._log.posts += 1
+            posted = time.monotonic()
             try:
                 answer = requests.post(self._url, data=delivery.body.encode(), headers=headers, timeout=30)
             except requests.RequestException:
                 self._count("unavailable")
                 time.sleep(0.5)
                 continue
+            with self._log.lock:
+                what = f"  post {delivery.msg_id}: {answer.status_code} ({time.monotonic() - posted:.1f} s)"
+                self._log.timeline.append((posted, what))
             if answer.status_code in (409, 503):
                 self._count("conflicts" if answer.status_code == 409 else "unavailable")
                 time.sleep(min(1.0, float(answer.headers.get("retry-after", "0.5"))))
@@ -350,7 +387,33 @@ def _statuses(*wanted: int, at_least: int) -> Callable[[list[Any]], bool]:
     return lambda calls: sum(call.status in wanted for call in calls) >= at_least
 
 
-def phases(stack: LocalStack) -> list[Phase]:
+def _grown(count: Callable[[], int], at_least: int) -> tuple[Callable[[], None], Callable[[list[Any]], bool]]:
+    """A phase's ``enough`` for a counter kept outside the simulator's call log: it grew by ``at_least``
+    since the phase started (the first callable, run at the start, takes the baseline)."""
+    baseline = [0]
+
+    def mark() -> None:
+        baseline[0] = count()
+
+    return mark, lambda calls: count() - baseline[0] >= at_least
+
+
+def _state_phase(name: str, state: StateFaults, mode: str, at_least: int, max_seconds: float) -> Phase:
+    mark, enough = _grown(lambda: state.after_applied[mode], at_least)
+
+    def start() -> None:
+        mark()
+        state.mode = mode
+
+    def stop() -> None:
+        state.mode = None
+        if state.after_phase is not None:
+            state.after_phase()
+
+    return Phase(name, start, stop, enough, max_seconds)
+
+
+def phases(stack: LocalStack, drawn: DrawnFaults, state: StateFaults | None) -> list[Phase]:
     sim = stack.simulator
     faults = sim.faults
 
@@ -375,7 +438,14 @@ def phases(stack: LocalStack) -> list[Phase]:
     # (the simulator reads the latency as it answers that call; every answer then takes 1.4 s, so each fails an
     # attempt).
     # Caps bound a phase that meets little traffic; the scripted mix guarantees each kind at least once.
-    return [
+    assert sorted(mode for pair in LIE_PAIRS for mode in pair) == sorted(LIE_MODES), "a lie mode without a phase"
+    mark_lies, enough_lies = _grown(drawn.lies, 2)
+
+    def random_lies() -> None:
+        mark_lies()
+        faults.lie_rate = 0.5  # every mode (the default lie_modes); three in a row fail one receive at most
+
+    found = [
         Phase("5xx burst", set_faults(error_rate=0.4), set_faults(error_rate=0.0), five_xx, 4.0),
         Phase("429 storm (scripted TEN_SECONDLY_ROLLING)", script(*["ten_secondly"] * 5), faults.clear_script,
               script_done, 8.0),
@@ -390,7 +460,32 @@ def phases(stack: LocalStack) -> list[Phase]:
               _statuses(429, at_least=2), 4.0),
         Phase("scripted mix (503, 477 Retry-After, reset, 502)", script(503, "477:1", "reset", 502),
               faults.clear_script, script_done, 8.0),
+        # Lies two at a time: a request that meets both still has its third attempt, so a lie costs attempts,
+        # never a receive; three phases have every mode at least once, whatever the dice below do.
+        *[
+            Phase(f"lying 2xx answers (scripted: {first}, {second})", script(f"lie:{first}", f"lie:{second}"),
+                  faults.clear_script, script_done, 8.0)
+            for first, second in LIE_PAIRS
+        ],
+        Phase("lying 2xx answers (random)", random_lies, set_faults(lie_rate=0.0), enough_lies, 5.0),
+        # Processed 1.6 s late, after the 1 s read timeout: the retry applies the batch, then the first request
+        # lands with the same (or an older) value while the records are held in doubt.
+        Phase("late answers (the write lands after the timeout)", script(f"late:{LATE_ANSWER_MS}", "pass"),
+              faults.clear_script, script_done, 8.0),
     ]  # fmt: skip
+    if state is None:
+        return found
+
+    # Each DynamoDB phase ends at its first failed commit: the messages it failed are redelivered at once and
+    # would otherwise fail again, a receive each time. Twice a cycle, apart, so that even the small run has each
+    # kind more than once.
+    def outage() -> Phase:
+        return _state_phase("DynamoDB outage right after HubSpot applied", state, OUTAGE, 1, 10.0)
+
+    def lost_answer() -> Phase:
+        return _state_phase("DynamoDB commit took effect, its answer lost", state, LOST_ANSWER, 1, 10.0)
+
+    return [*found[:2], outage(), *found[2:5], lost_answer(), *found[5:], outage(), lost_answer()]
 
 
 class FaultProgram:
@@ -406,11 +501,13 @@ class FaultProgram:
         stack: LocalStack,
         cycles: int,
         settled_since: Callable[[float], bool] = lambda at: True,
+        state_faults: StateFaults | None = None,
         calm_seconds: float = 1.0,
         max_calm_seconds: float = 8.0,
     ) -> None:
         self._stack = stack
-        self._phases = phases(stack)
+        self.drawn = DrawnFaults(stack.simulator.faults)
+        self._phases = phases(stack, self.drawn, state_faults)
         self._settled_since = settled_since
         self._calm = calm_seconds
         self._max_calm = max_calm_seconds
@@ -518,8 +615,10 @@ class PipelineFaults:
         self._duplicate_rate = duplicate_rate
         self._fresh = 0  # invocations eligible for a crash so far
         self._early_crash_armed = False  # this invocation dies at its first record-state commit
+        self._began = 0.0  # when the running invocation began
         self._lock = threading.Lock()  # commits run on the updater's request threads
         self.log = PipelineLog()
+        self.state_faults: StateFaults | None = None  # by install()
 
     def install(self) -> None:
         poller = self._stack.poller
@@ -535,13 +634,19 @@ class PipelineFaults:
             report = process(records, remaining)
             self.log.reports.append(report)
             what = f"{dict(report.calls_by_status)} later={report.retried_later} requeued={report.requeued}"
+            what += f" deferred={report.deferred_records} ({time.monotonic() - started:.1f} s)"
+            sent = [int(r["attributes"].get("SentTimestamp", "0")) for r in records]
+            what += f" sent {time.time() - min(sent, default=0) / 1000:.1f} s ago"
             counts = max((QueuedMessage.from_record(r).receive_count for r in records), default=0)
             self.log.timeline.append((started, len(records), counts, what))
             return report
 
         updater.process = reporting
         self.log.updater = updater
-        self._wrap_commit(updater._state)  # the RecordStateStore (the local stack creates its table)
+        # The RecordStateStore (the local stack creates its table), and its own boto3 DynamoDB client.
+        self.state_faults = StateFaults(updater._state.client)
+        self.state_faults.wrap(updater._state)
+        self._wrap_commit(updater._state)
         handler = poller.handler
 
         def chaotic(event: dict[str, Any], context: Any) -> Any:
@@ -552,7 +657,7 @@ class PipelineFaults:
             # crash, so crashes alone never bring one near the redrive's maxReceiveCount.
             crash = self._crash_now() if max(counts) == 1 else None
             self._early_crash_armed = crash == "early"
-            began = time.monotonic()
+            began = self._began = time.monotonic()
             try:
                 result = handler(event, context)
             finally:
@@ -595,7 +700,8 @@ class PipelineFaults:
                     self._early_crash_armed = False
                     self.log.early_crashes += 1
             if crash:
-                what = f"CRASH before the record-state commit ({len(applied)} records applied)"
+                what = f"CRASH before the record-state commit ({len(applied)} records applied"
+                what += f" {time.monotonic() - self._began:.1f} s after the invocation began)"
                 self.log.timeline.append((time.monotonic(), 0, 1, what))
                 raise InjectedCrash("injected: the updater died between HubSpot's answer and the record state")
             return commit(applied, release, **holding)
@@ -619,6 +725,182 @@ class PipelineFaults:
         ]
         answer = self._stack.sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
         self.log.duplicate_copies += len(answer.get("Successful", []))
+
+
+# -- faults in the record state store (DynamoDB) -------------------------------------------------------------
+
+
+OUTAGE, LOST_ANSWER = "outage", "lost_answer"
+
+
+def _is_commit(body: bytes | str | None) -> bool:
+    """The store's commit (stores times, releases or holds leases); its acquire only sets a lease."""
+    text = body.encode() if isinstance(body, str) else body or b""
+    return b"ADD #rev" in text or b"REMOVE #owner" in text or b":doubt" in text
+
+
+class StateFaults:
+    """DynamoDB faults on the updater's own botocore client, at its record-state commits, while ``mode`` is set
+    (as tests/integration/test_state_faults.py injects them, here in the running stack):
+
+    - ``outage``: every attempt at a commit answers 500 InternalServerError before it reaches the table (botocore
+      retries it as it would DynamoDB's own, then gives up): HubSpot has applied the batch, its times are not
+      stored, the leases stay held;
+    - ``lost_answer``: the commit reaches the table and takes effect, then its answer is lost (a read timeout
+      once botocore's own retries are spent): the times are stored, the updater cannot know it.
+
+    ``after_applied`` counts, per mode, the commits of applied values that failed because of it: the faults the
+    issue names ("an outage right after HubSpot applied", "failures after the write took effect").
+    """
+
+    def __init__(self, dynamodb: Any) -> None:
+        self.mode: str | None = None
+        self.injected: Counter[str] = Counter()  # answers faked or lost, per mode (botocore's retries included)
+        self.after_applied: Counter[str] = Counter()
+        self.failed: list[tuple[str, dict[str, dict[str, int]]]] = []  # (mode, the applied times not stored)
+        self.after_phase: Callable[[], None] | None = None  # run when a DynamoDB phase ends (Probes.send)
+        self._lock = threading.Lock()  # commits run on the updater's request threads
+        self._local = threading.local()  # botocore sends and answers one call on one thread
+        events = dynamodb.meta.events
+        events.register("before-send.dynamodb.TransactWriteItems", self._before_send)
+        events.register("after-call.dynamodb.TransactWriteItems", self._after_call)
+
+    def wrap(self, state: Any) -> None:
+        """Counts the commits of applied values that failed while a mode was set (``state``: the store)."""
+        commit = state.commit
+
+        def counted_commit(applied: Any, release: Any, **holding: Any) -> Any:
+            mode = self.mode
+            try:
+                return commit(applied, release, **holding)
+            except RecordStateUnavailableError:
+                if mode and applied:
+                    with self._lock:
+                        self.after_applied[mode] += 1
+                        self.failed.append((mode, {key: dict(times) for key, times in applied.items()}))
+                raise
+
+        state.commit = counted_commit
+
+    def _count(self, mode: str) -> None:
+        with self._lock:
+            self.injected[mode] += 1
+
+    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
+        mode = self.mode
+        if mode is None or not _is_commit(request.body):
+            return None
+        if mode == OUTAGE:
+            self._count(OUTAGE)
+            body = (
+                b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}'
+            )
+            return AWSResponse(request.url, 500, {"x-amzn-requestid": "chaos"}, _RawBody(body))
+        self._local.lose_answer = True
+        return None
+
+    def _after_call(self, http_response: Any = None, **_: Any) -> None:
+        lose = getattr(self._local, "lose_answer", False)
+        self._local.lose_answer = False
+        # Only an answer that says the write took effect is lost: a refused commit changed nothing.
+        if lose and http_response is not None and http_response.status_code == 200:
+            self._count(LOST_ANSWER)
+            raise ReadTimeoutError(endpoint_url="dynamodb (chaos: the write took effect, its answer was lost)")
+
+
+class Probes:
+    """After each DynamoDB phase, for some records whose commit failed: an event older than the one just applied
+    (``property_string`` one millisecond earlier, at a time no other event has).
+
+    As hubsync is, the applied event was not acknowledged: the older one is dropped as superseded, or applied in
+    between and then overwritten by the newer one's retry, and the books hold. Were the applied event acknowledged
+    without its time stored (issue 10, case 3), the older one would win and HubSpot's state would not be
+    last-write-wins. The probes are events of the scenario (valid, accepted, accounted for like any other)."""
+
+    def __init__(self, scenario: Scenario, sender: Sender, state: StateFaults, per_fault: int = 5) -> None:
+        self._scenario = scenario
+        self._sender = sender
+        self._state = state
+        self._per_fault = per_fault
+        self._records = set(scenario.records)
+        self._used = {e["occurredAt"] for e in scenario.events.values() if isinstance(e.get("occurredAt"), int)}
+        self._done = 0  # failed commits probed so far
+        self.sent = 0
+        state.after_phase = self.send
+
+    def send(self) -> None:
+        failed = self._state.failed[self._done :]
+        self._done += len(failed)
+        events = [event for _, applied in failed for event in self._probes(applied)]
+        if not events:
+            return
+        delivery = Delivery(
+            msg_id=f"msg_chaos_probe_{len(self._scenario.deliveries)}",
+            body=json.dumps({"events": events}),
+            valid=len(events),
+            invalid_indexes=[],
+        )
+        self._scenario.deliveries.append(delivery)
+        self._sender.deliver(delivery)
+
+    def _probes(self, applied: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for key, times in sorted(applied.items()):
+            record, at = key.rsplit("#", 1)[-1], times.get("property_string")
+            if at is None or record not in self._records or len(events) >= self._per_fault:
+                continue
+            when = at - 1
+            while when in self._used:  # distinct times: an equal one would be decided by arrival, not by time
+                when -= 1
+            self._used.add(when)
+            event_id = f"probe{self.sent}"
+            self.sent += 1
+            event = {"id": record, "properties": {"property_string": event_id}, "occurredAt": when, "eventId": event_id}
+            self._scenario.events[event_id] = event
+            self._scenario.kind[event_id] = VALID
+            events.append(event)
+        return events
+
+
+class _RawBody:
+    """The raw stream botocore reads a faked answer's body from."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._content
+
+    def read(self, *_: Any) -> bytes:
+        content, self._content = self._content, b""
+        return content
+
+
+class DrawnFaults:
+    """Counts the faults the simulator drew for its requests (``lie:MODE``, ``late``, ...): what was injected,
+    whatever the updater then made of it."""
+
+    def __init__(self, faults: Any) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the simulator answers on several threads
+        draw = faults.draw
+
+        def counting() -> Any:
+            fault = draw()
+            if fault is not None:
+                with self._lock:
+                    self.counts[f"lie:{fault.mode}" if fault.kind == "lie" else fault.kind] += 1
+            return fault
+
+        faults.draw = counting
+
+    def lies(self) -> int:
+        with self._lock:
+            return sum(n for kind, n in self.counts.items() if kind.startswith("lie:"))
+
+    def __getitem__(self, kind: str) -> int:
+        with self._lock:
+            return self.counts[kind]
 
 
 # -- waiting -------------------------------------------------------------------------------------------------
@@ -679,6 +961,7 @@ class Books:
     dlq_events: Counter[str] = field(default_factory=Counter)  # by category, distinct events
     casualties: set[str] = field(default_factory=set)  # valid events dead-lettered with a poison one
     reflected_dead: set[str] = field(default_factory=set)  # dead-lettered, yet HubSpot shows their value
+    replay_counts: Counter[int] = field(default_factory=Counter)  # DLQ messages by their event's replayCount
     problems: list[str] = field(default_factory=list)
 
     def check(self, ok: bool, problem: str) -> None:
@@ -716,6 +999,8 @@ def _read_dlq(stack: LocalStack, scenario: Scenario, books: Books) -> None:
         event = letter.event if isinstance(letter.event, dict) else {}
         event_id = str(document.get("eventId") or event.get("eventId") or "?")
         books.dlq_messages[category] += 1
+        count = event.get("replayCount", 0)
+        books.replay_counts[count if isinstance(count, int) else -1] += 1
         if category not in ALLOWED_DLQ_CATEGORIES:
             cause = letter.error.get("cause")
             books.problems.append(f"DLQ {category} ({cause}) for {event_id}: {letter.error.get('message')}")
@@ -744,9 +1029,12 @@ def _check_dlq(scenario: Scenario, books: Books) -> None:
     books.casualties = validation - poison - outsiders
 
 
-def _expected_state(scenario: Scenario, applied: set[str]) -> dict[str, dict[str, tuple[int, str]]]:
-    """Last-write-wins by occurredAt, per property, over the applied events; the seed where none wrote."""
-    state = {record: {name: (-1, value) for name, value in SEED_VALUES.items()} for record in scenario.records}
+def _expected_state(scenario: Scenario, applied: set[str], records: list[str]) -> dict[str, dict[str, tuple[int, str]]]:
+    """Last-write-wins by occurredAt, per property, over the applied events; the seed where none wrote.
+
+    Order-free, so it holds for replayed events too: one older than what is stored is dropped as superseded,
+    one newer is applied, and either way the newest applied value is the one HubSpot must show."""
+    state = {record: {name: (-1, value) for name, value in SEED_VALUES.items()} for record in records}
     for event_id in applied:
         event = scenario.events[event_id]
         current = state[event["id"]]
@@ -756,10 +1044,10 @@ def _expected_state(scenario: Scenario, applied: set[str]) -> dict[str, dict[str
     return state
 
 
-def _check_state(stack: LocalStack, scenario: Scenario, books: Books) -> None:
-    expected = _expected_state(scenario, books.applied)
+def _check_state(stack: LocalStack, scenario: Scenario, books: Books, records: list[str]) -> None:
+    expected = _expected_state(scenario, books.applied, records)
     stored = stack.simulator.records(OBJECT)
-    for record in scenario.records:
+    for record in records:
         actual = stored[record]["properties"]
         for name in TRACKED:
             at, want = expected[record][name]
@@ -779,9 +1067,23 @@ def _check_state(stack: LocalStack, scenario: Scenario, books: Books) -> None:
             books.check(bool(witnesses), f"record {record} {name}: HubSpot has {actual.get(name)!r}, LWW {want!r}")
 
 
-def _check_reports(log: PipelineLog, books: Books) -> None:
+def _check_refused(stack: LocalStack, scenario: Scenario, books: Books) -> None:
+    """No refused event was ever applied: HubSpot holds none of an invalid or poison event's (unique) values."""
+    stored = stack.simulator.records(OBJECT)
+    for event_id in sorted(scenario.ids_of(INVALID, POISON)):
+        event = scenario.events[event_id]
+        record = stored.get(str(event.get("id")))
+        properties = event.get("properties")
+        if record is None or not isinstance(properties, dict):
+            continue
+        for name, value in properties.items():
+            applied = isinstance(value, str) and record["properties"].get(name) == value
+            books.check(not applied, f"refused event {event_id} was applied: {event['id']} {name} = {value!r}")
+
+
+def _check_reports(reports: list[Any], books: Books, first: int = 0) -> None:
     """Each invocation's own books: every message applied, superseded, dead-lettered, re-queued or failed."""
-    for n, report in enumerate(log.reports):
+    for n, report in enumerate(reports[first:], start=first):
         settled = (
             report.applied_events
             + report.superseded_events
@@ -805,8 +1107,102 @@ def account(stack: LocalStack, scenario: Scenario, send_log: SendLog, pipeline: 
         books.accepted == len(books.applied) + dead, f"accepted {books.accepted} != {len(books.applied)} + {dead}"
     )
     books.check(books.rejected == books.dlq_events["INVALID_EVENT"], "rejected events != INVALID_EVENT entries")
-    _check_state(stack, scenario, books)
-    _check_reports(pipeline, books)
+    books.check(set(books.replay_counts) <= {0}, f"replayed events in the DLQ before any replay: {books.replay_counts}")
+    _check_state(stack, scenario, books, scenario.records)
+    _check_refused(stack, scenario, books)
+    _check_reports(pipeline.reports, books)
+    return books
+
+
+# -- the replay ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayLog:
+    """The replay after the drain, and its books."""
+
+    dlq_messages: int = 0  # in the DLQ when it began
+    first_report: int = 0  # the first updater report after it began
+    created: list[str] = field(default_factory=list)  # records created for the OBJECT_NOT_FOUND events
+    report: Any = None  # hubsync.replay.ReplayReport
+    started: float = 0.0
+    seconds: float = 0.0
+    stuck: str = ""
+    books: Books | None = None
+
+
+def _set_mapping(stack: LocalStack, enabled: bool) -> None:
+    """``hubsync pause`` / ``resume``: the updater's event source mapping off or on."""
+    assert stack.aws_endpoint_url is not None
+    client("lambda", stack.aws_endpoint_url).update_event_source_mapping(UUID=stack.mapping_id, Enabled=enabled)
+
+
+def replay_dead_letters(stack: LocalStack, scenario: Scenario, pipeline: PipelineLog, before: Books) -> ReplayLog:
+    """What an operator does once the pipeline is quiet: fix what can be fixed (create the records that were not
+    found), pause the updater, replay the whole DLQ (every category present: no filter), resume, let it drain.
+
+    Paused, so that the letters the replay itself causes (events refused again) cannot be picked up by the same
+    scan and replayed a second time."""
+    resources, poller = stack.resources, stack.poller
+    assert resources is not None and poller is not None
+    started = time.monotonic()
+    log = ReplayLog(dlq_messages=sum(before.dlq_messages.values()), first_report=len(pipeline.reports))
+    for record in scenario.missing:
+        stack.simulator.add_record(OBJECT, dict(SEED_VALUES), record_id=record)
+        log.created.append(record)
+    _set_mapping(stack, enabled=False)
+    seen = poller.paused_checks
+    deadline = time.monotonic() + 30
+    while (poller.paused_checks <= seen or poller.busy.is_set()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert poller.paused_checks > seen, "the poller never saw its mapping disabled"
+    log.started = time.monotonic()
+    log.report = Replayer(stack.sqs, resources.dlq_url, resources.queue_url).run()
+    _set_mapping(stack, enabled=True)
+    try:
+        wait_quiet(stack, 60.0 + log.dlq_messages / 5)
+    except AssertionError as exc:  # the books are still read and reported
+        log.stuck = str(exc)
+    log.seconds = time.monotonic() - started
+    return log
+
+
+def account_after_replay(
+    stack: LocalStack, scenario: Scenario, before: Books, pipeline: PipelineLog, replay: ReplayLog
+) -> Books:
+    """The books once the replayed events settled: what could apply did (not found: the records exist now),
+    what was refused is refused again and in the DLQ once more (invalid events by the updater's strict path),
+    nothing else entered the DLQ, and HubSpot's state is last-write-wins over every applied event."""
+    books = Books(sent=before.sent, accepted=before.accepted, rejected=before.rejected)
+    report = replay.report
+    moved_all = report is not None and report.moved == replay.dlq_messages and not report.refused
+    books.check(moved_all and not report.failed, f"replayed {report and report.as_dict()} of {replay.dlq_messages}")
+    _read_dlq(stack, scenario, books)
+    dead, dead_before = set(books.dead), set(before.dead)
+    books.check(dead <= dead_before, f"dead-lettered after the replay only: {sorted(dead - dead_before)[:10]}")
+    books.check(not books.replay_counts[0], f"{books.replay_counts[0]} DLQ messages were never replayed")
+    by_category: dict[str, set[str]] = {}
+    for event_id, category in books.dead.items():
+        by_category.setdefault(category, set()).add(event_id)
+    invalid, poison = scenario.ids_of(INVALID), scenario.ids_of(POISON)
+    got_invalid = by_category.get("INVALID_EVENT", set())
+    books.check(got_invalid == invalid, f"INVALID_EVENT after the replay: {sorted(got_invalid ^ invalid)[:10]} differ")
+    not_found = by_category.get("OBJECT_NOT_FOUND", set())
+    books.check(not not_found, f"OBJECT_NOT_FOUND after the records were created: {sorted(not_found)[:10]}")
+    validation = by_category.get("VALIDATION_ERROR", set())
+    books.check(poison <= validation, f"poison events applied by the replay: {sorted(poison - validation)[:10]}")
+    books.check(validation <= set(before.dead), "VALIDATION_ERROR for events that were not dead-lettered before")
+    books.casualties = validation - poison
+    accepted_ids = scenario.ids_of(VALID, POISON, MISSING)
+    books.applied = accepted_ids - dead
+    dead_accepted = len(accepted_ids & dead)
+    books.check(
+        books.accepted == len(books.applied) + dead_accepted,
+        f"after the replay: accepted {books.accepted} != {len(books.applied)} + {dead_accepted}",
+    )
+    _check_state(stack, scenario, books, [*scenario.records, *replay.created])
+    _check_refused(stack, scenario, books)
+    _check_reports(pipeline.reports, books, first=replay.first_report)
     return books
 
 
@@ -833,6 +1229,9 @@ class RunLogs:
     timings: dict[str, float] = field(default_factory=dict)
     function_warnings: Counter[str] = field(default_factory=Counter)  # the functions' WARNING+ log messages
     stuck: str = ""  # why the pipeline never quieted down, if it did not
+    state_faults: StateFaults | None = None
+    probes: Probes | None = None
+    replay: ReplayLog | None = None
 
 
 def batch_calls(stack: LocalStack) -> Counter[int]:
@@ -852,6 +1251,9 @@ def faults_injected(stack: LocalStack, logs: RunLogs) -> dict[str, int]:
     # The Delivery's own counts: an invocation that crashed returned no report, but its calls were counted.
     transport = logs.pipeline.updater.delivery.stats.by_status["transport"]
     jobs = logs.scenario.jobs
+    drawn = logs.program.drawn
+    state = logs.state_faults
+    lies = {f"lying 2xx answer: {mode}": drawn[f"lie:{mode}"] for mode in LIE_MODES}
     return {
         "HubSpot 5xx answers": sum(n for status, n in statuses.items() if 500 <= status <= 599),
         "HubSpot 477 (Retry-After)": statuses[477],
@@ -859,7 +1261,8 @@ def faults_injected(stack: LocalStack, logs: RunLogs) -> dict[str, int]:
         "HubSpot 429 TEN_SECONDLY_ROLLING": statuses[429] - by_policy["daily"],
         "HubSpot 429 DAILY": by_policy["daily"],
         "connection resets": statuses[0],
-        "timeouts (answers slower than the 1 s read timeout)": transport - statuses[0],
+        # A late request is a timeout too (its answer comes after the client gave up): counted on its own below.
+        "timeouts (answers slower than the 1 s read timeout)": transport - statuses[0] - drawn["late"],
         "207 partial answers (records not found)": statuses[207],
         "400 whole-batch rejections (poison values)": statuses[400],
         "updater crashes after HubSpot applied, before the record state": logs.pipeline.early_crashes,
@@ -867,6 +1270,11 @@ def faults_injected(stack: LocalStack, logs: RunLogs) -> dict[str, int]:
         "duplicate SQS deliveries (copies sent)": logs.pipeline.duplicate_copies,
         "duplicate webhook deliveries, later": sum(job.repeat for job in jobs),
         "duplicate webhook deliveries, concurrent": sum(job.concurrent_twin for job in jobs),
+        **lies,
+        "late answers (applied after the client timed out)": drawn["late"],
+        "DynamoDB outage right after HubSpot applied (commits failed)": state.after_applied[OUTAGE] if state else 0,
+        "DynamoDB commit took effect, answer lost (commits failed)": state.after_applied[LOST_ANSWER] if state else 0,
+        "older events sent after a failed commit (probes)": logs.probes.sent if logs.probes else 0,
     }
 
 
@@ -903,6 +1311,31 @@ def _pipeline_rows(stack: LocalStack, logs: RunLogs) -> list[tuple[str, Any]]:
         ("updater invocations", logs.pipeline.invocations),
         ("most receives of one message", max(counts, default=0)),
         ("superseded values (older than applied ones)", sum(r.superseded_values for r in reports)),
+        ("inputs a 2xx answer did not prove (retried)", stats.unproven),
+        ("records held in doubt, deferred (LEASED)", sum(r.deferred_records for r in reports)),
+    ]
+
+
+def _replay_rows(logs: RunLogs, books: Books) -> list[tuple[str, Any]]:
+    replay = logs.replay
+    if replay is None or replay.books is None or replay.report is None:
+        return [("## the replay", ""), ("not run", replay.stuck if replay else "")]
+    after, report = replay.books, replay.report
+    dead_accepted = len(set(after.dead) - logs.scenario.ids_of(INVALID))
+    return [
+        ("## the replay (every DLQ category, after the drain)", ""),
+        ("records created (for OBJECT_NOT_FOUND)", len(replay.created)),
+        ("DLQ messages moved / refused / failed", f"{report.moved} / {report.refused} / {report.failed}"),
+        *[(f"  {category}", n) for category, n in sorted(report.by_category.items())],
+        ("events applied by the replay", len(after.applied - books.applied)),
+        ("refused again (events / messages)", f"{len(after.dead)} / {sum(after.dlq_messages.values())}"),
+        *[
+            (f"  {name}", f"{after.dlq_events[name]} / {after.dlq_messages[name]}")
+            for name in sorted(after.dlq_messages)
+        ],
+        ("accepted = applied + dead-lettered", f"{after.accepted} = {len(after.applied)} + {dead_accepted}"),
+        ("  dead-lettered, yet HubSpot shows their value", len(after.reflected_dead)),
+        ("replay until quiet", f"{replay.seconds:.1f} s"),
     ]
 
 
@@ -922,6 +1355,7 @@ def report_table(stack: LocalStack, books: Books, logs: RunLogs) -> str:
         ("## DLQ by category (events / messages)", ""),
         *[(name, f"{books.dlq_events[name]} / {books.dlq_messages[name]}") for name in sorted(books.dlq_messages)],
         *_pipeline_rows(stack, logs),
+        *_replay_rows(logs, books),
         ("## time", ""),
         *[(name, f"{seconds:.1f} s") for name, seconds in logs.timings.items()],
         ("## fault phases (seconds on, in total)", ""),
@@ -973,5 +1407,8 @@ def timeline(logs: RunLogs) -> str:
         (at, f"    {messages} messages, most receives {receives}: {what}")
         for at, messages, receives, what in logs.pipeline.timeline
     ]
+    rows += logs.send_log.timeline
+    if logs.replay is not None and logs.replay.report is not None:
+        rows.append((logs.replay.started, f"replay of the DLQ: {logs.replay.report.as_dict()}"))
     first = min((at for at, _ in rows), default=0.0)
     return "\n".join(f"{at - first:7.1f} {text}" for at, text in sorted(rows))

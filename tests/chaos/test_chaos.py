@@ -14,8 +14,22 @@ What must hold when the pipeline is quiet again (see chaos_harness for the fault
   (the events merged with it go with it, as documented);
 - HubSpot's state equals last-write-wins (per property, by occurredAt) over the applied events, and the seed
   where none wrote;
+- no refused event (invalid, poison) ever reached HubSpot;
 - every updater invocation settled each of its messages exactly once (its own report);
-- every kind of fault was injected at least once.
+- every kind of fault was injected at least once (HubSpot's, SQS's, the updater's crashes, every lying mode, a
+  late answer, both DynamoDB faults, and the older events sent after them).
+
+Then the whole DLQ is replayed (every category present), the missing records created first, and once the
+pipeline is quiet again:
+
+- every DLQ message was moved; INVALID_EVENT holds exactly the invalid events again, each refused anew by the
+  updater's strict path (none applied: the one dated years ahead included); OBJECT_NOT_FOUND is empty (those
+  events applied, or were superseded by newer ones of the same record); VALIDATION_ERROR holds every poison
+  event again, and nothing entered the DLQ that was not there before;
+- accepted = applied + dead-lettered, and HubSpot's state is last-write-wins over every applied event, the
+  replayed ones included (one older than the stored value is superseded: LWW is order-free, so the same
+  expectation holds);
+- every updater invocation of the replay settled each of its messages exactly once.
 """
 
 from __future__ import annotations
@@ -31,14 +45,18 @@ from chaos_harness import (
     SIMULATOR_LIMIT,
     FaultProgram,
     PipelineFaults,
+    Probes,
+    ReplayLog,
     RunLogs,
     Sender,
     SendLog,
     Size,
     account,
+    account_after_replay,
     build_scenario,
     collect_warnings,
     faults_injected,
+    replay_dead_letters,
     report_table,
     settled,
     timeline,
@@ -74,10 +92,14 @@ def run_chaos(stack: LocalStack, size: Size) -> RunLogs:
     pipeline.install()
     assert stack.poller is not None
     stack.poller.start()
-    program = FaultProgram(stack, size.cycles, settled_since=settled(stack, pipeline.log))
-    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log)
+    state_faults = pipeline.state_faults
+    assert state_faults is not None
+    program = FaultProgram(stack, size.cycles, settled_since=settled(stack, pipeline.log), state_faults=state_faults)
+    logs = RunLogs(size, scenario, SendLog(), program, pipeline.log, state_faults=state_faults)
+    sender = Sender(stack, logs.send_log)
+    logs.probes = Probes(scenario, sender, state_faults)
     program.start()
-    Sender(stack, logs.send_log).run(scenario.jobs, size.send_seconds, gate=program.wait_for)
+    sender.run(scenario.jobs, size.send_seconds, gate=program.wait_for)
     program.join(timeout=120)
     logs.timings["set-up, sending and faults"] = sent = time.monotonic() - started
     try:
@@ -97,8 +119,14 @@ def test_chaos_books_balance(
     size = Size.from_env()
     with collect_warnings(os.environ.get("CHAOS_LOG_LEVEL", "WARNING")) as warnings:
         logs = run_chaos(chaos_stack, size)
+        books = account(chaos_stack, logs.scenario, logs.send_log, logs.pipeline)
+        if not logs.stuck:
+            try:
+                logs.replay = replay = replay_dead_letters(chaos_stack, logs.scenario, logs.pipeline, books)
+                replay.books = account_after_replay(chaos_stack, logs.scenario, books, logs.pipeline, replay)
+            except Exception as exc:  # reported below, with the table
+                logs.replay = ReplayLog(stuck=f"the replay failed: {exc!r}")
     logs.function_warnings = warnings
-    books = account(chaos_stack, logs.scenario, logs.send_log, logs.pipeline)
     capsys.readouterr()  # the functions' EMF metrics on stdout: noise here (their warnings are collected)
     table = report_table(chaos_stack, books, logs)
     if os.environ.get("CHAOS_DEBUG"):
@@ -110,5 +138,10 @@ def test_chaos_books_balance(
         print(table)  # shown with a failure
     assert not logs.stuck, logs.stuck
     assert not books.problems, "the books do not balance:\n" + "\n".join(books.problems[:40])
+    assert logs.replay is not None
+    assert not logs.replay.stuck, f"after the replay: {logs.replay.stuck}"
+    assert logs.replay.books is not None
+    after = logs.replay.books.problems
+    assert not after, "the books do not balance after the replay:\n" + "\n".join(after[:40])
     missing = [name for name, count in faults_injected(chaos_stack, logs).items() if not count]
     assert not missing, f"faults never injected: {missing}"
