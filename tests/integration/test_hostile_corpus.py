@@ -266,6 +266,15 @@ MAPPINGS = [
     erp([OK_EVENT, event(id=True)], name="mapped: a boolean id", queued=1, dead=1),
     erp([OK_EVENT, event(id={"id": "1"})], name="mapped: an object id", queued=1, dead=1),
     erp([OK_EVENT, event(id=None)], name="mapped: a null id", queued=1, dead=1),
+    Case(
+        "mapped: numbers no float holds",
+        b'{"changes": [{"id": "1", "properties": {"property_n": 1e999999999}}, '
+        b'{"id": "2", "properties": {"property_n": 1e-999999999}}, {"id": "3", "properties": {"property_n": 2.5}}]}',
+        202,
+        queued=1,
+        dead=2,
+        path="/webhooks/erp",
+    ),
     erp([OK_EVENT, event(properties={"lifecyclestage": "x"})], name="mapped: a property not allowed", queued=1, dead=1),
     erp([OK_EVENT, event(objectType="contacts")], name="mapped: an object type not allowed", queued=1, dead=1),
     erp([event(properties={"erp_stock": 3, "property_n": 1})], name="mapped: allowed prefixes", queued=1),

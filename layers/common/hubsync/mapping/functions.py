@@ -25,7 +25,7 @@ class FunctionError(JMESPathError):  # type: ignore[misc]  # jmespath is untyped
     """A function was given a value it cannot work with (the body is then UNMAPPED, with this reason)."""
 
 
-class HubsyncFunctions(PowertoolsFunctions):  # type: ignore[misc]  # jmespath is untyped
+class HubsyncFunctions(PowertoolsFunctions):
     @signature({"types": ["string"]})  # type: ignore[untyped-decorator]
     def _func_powertools_json(self, value: str) -> Any:
         # The same strict JSON as the body's (no duplicate keys, no NaN), numbers as JMESPath knows them.
