@@ -5,6 +5,9 @@ rejected, and an UNMAPPED body that SQS's redrive moved back."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,12 @@ from hubsync.secrets import SecretCache
 from hubsync.signing.hubspot import sign_v3
 from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
-from hubsync_local.lambda_runtime import LambdaContext, load_module, sqs_record
+from hubsync_local.lambda_runtime import LambdaContext, sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, create_table, receive_all
 from support.updater import make_updater, plenty_of_time
 
+ROOT = Path(__file__).resolve().parents[2]
 HUBSPOT_SECRET = "hubspot-app-client-secret"
 URL = "https://hooks.example.com/webhooks/crm"
 SOURCES = {
@@ -92,30 +96,39 @@ def test_hubspot_crm_deliveries_become_updates_once_across_hubspots_retries(
     assert receive_all(sqs_client, queues.queue_url) == []
 
 
-def test_a_bad_expression_is_one_log_line_naming_the_source_and_a_503(
-    monkeypatch: pytest.MonkeyPatch, queues: Queues
-) -> None:
-    monkeypatch.setenv("QUEUE_URL", queues.queue_url)
-    monkeypatch.setenv("DLQ_URL", queues.dlq_url)
-    monkeypatch.setenv("WEBHOOK_SECRETS", "[]")
-    monkeypatch.setenv("WEBHOOK_SOURCES", json.dumps({"erp": {"scheme": "none", "transform": "changes[?"}}))
-    app = load_module("receiver")
-    errors: list[str] = []
-    monkeypatch.setattr(app.logger, "error", lambda message, *args, **kwargs: errors.append(message))
-    event = {
-        "routeKey": "POST /webhooks/{source}",
-        "pathParameters": {"source": "erp"},
-        "rawPath": "/webhooks/erp",
-        "headers": {"content-type": "application/json"},
-        "body": '{"changes": []}',
-        "requestContext": {"http": {"method": "POST", "path": "/webhooks/erp"}},
+HANDLER_RUN = """
+import json, sys
+from hubsync_local.lambda_runtime import LambdaContext, load_module
+app = load_module("receiver")
+event = {"routeKey": "POST /webhooks/{source}", "pathParameters": {"source": "erp"}, "rawPath": "/webhooks/erp",
+         "headers": {"content-type": "application/json"}, "body": '{"changes": []}',
+         "requestContext": {"http": {"method": "POST", "path": "/webhooks/erp"}}}
+for _ in range(2):  # every request until it is fixed, never a crash
+    answer = app.handler(event, LambdaContext("receiver", 10))
+    print(json.dumps({"answer": answer}))
+"""
+
+
+def test_a_bad_expression_is_one_log_line_naming_the_source_and_a_503(queues: Queues) -> None:
+    # In its own interpreter: the handler's Powertools logger would otherwise keep this test's captured stdout.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("layers/common", "local", "tests")),
+        "QUEUE_URL": queues.queue_url,
+        "DLQ_URL": queues.dlq_url,
+        "WEBHOOK_SECRETS": "[]",
+        "WEBHOOK_SOURCES": json.dumps({"erp": {"scheme": "none", "transform": "changes[?"}}),
     }
-    for _ in range(2):  # every request until it is fixed, never a crash
-        answer = app.handler(event, LambdaContext("receiver", 10))
-        assert answer["statusCode"] == 503 and json.loads(answer["body"])["error"] == "not_ready"
-    assert len(errors) == 2 and errors[0] == errors[1]
+    done = subprocess.run(
+        [sys.executable, "-c", HANDLER_RUN], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    answers = [line["answer"] for line in lines if "answer" in line]
+    assert [(a["statusCode"], json.loads(a["body"])["error"]) for a in answers] == [(503, "not_ready")] * 2
+    errors = [line["message"] for line in lines if line.get("level") == "ERROR"]
+    assert len(errors) == 2 and errors[0] == errors[1]  # one line a request
     assert errors[0].startswith("configuration error: WEBHOOK_SOURCES: source 'erp' transform is not valid JMESPath")
-    assert "\n" not in errors[0]
+    assert "\n" not in errors[0] and "Traceback" not in done.stderr
 
 
 def test_a_mapped_event_the_source_may_not_write_is_not_let_through_by_a_replay(
