@@ -13,6 +13,7 @@ and the replayer use the same parser as the receiver.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -254,9 +255,25 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def loads(text: str | bytes) -> Any:
-    """Strict JSON: no NaN/Infinity, no duplicate keys; decimals kept exactly as written."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+def _float(text: str) -> float | Decimal:
+    """A JSON fraction as a float, unless the float would not be the number (1e999 is no infinity, 1e-999 no
+    zero): then the exact Decimal, which validation judges as it judges any (its exponent)."""
+    value = float(text)
+    if math.isinf(value) or (value == 0 and Decimal(text) != 0):
+        return Decimal(text)
+    return value
+
+
+def loads(text: str | bytes, *, exact_decimals: bool = True) -> Any:
+    """Strict JSON: no NaN/Infinity, no duplicate keys; decimals kept exactly as written, or (``exact_decimals``
+    False, for JMESPath, whose functions and comparisons know only int and float) as floats where a float
+    holds the number."""
+    return json.loads(
+        text,
+        parse_float=Decimal if exact_decimals else _float,
+        parse_constant=_reject_constant,
+        object_pairs_hook=_unique_keys,
+    )
 
 
 def parse_body(body: bytes) -> list[Any]:
