@@ -51,8 +51,19 @@ VALIDATION_ERROR = "VALIDATION_ERROR"  # HubSpot refused the values (unknown pro
 HUBSPOT_REJECTED = "HUBSPOT_REJECTED"  # any other permanent HubSpot answer (404 path, 409, 413, ...)
 RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"  # a transient fault lasted through every attempt
 UNKNOWN = "UNKNOWN"  # SQS redrive moved it here without an envelope (the function crashed or timed out)
+# A signed body its source's transform could not map: ``event`` is the body's text, whole, with ``source``;
+# fix the mapping, then replay (the replayer maps it again with the source's current transform).
+UNMAPPED = "UNMAPPED"
 
-CATEGORIES = (INVALID_EVENT, OBJECT_NOT_FOUND, VALIDATION_ERROR, HUBSPOT_REJECTED, RETRIES_EXHAUSTED, UNKNOWN)
+CATEGORIES = (
+    INVALID_EVENT,
+    OBJECT_NOT_FOUND,
+    VALIDATION_ERROR,
+    HUBSPOT_REJECTED,
+    RETRIES_EXHAUSTED,
+    UNKNOWN,
+    UNMAPPED,
+)
 
 
 @dataclass(frozen=True)

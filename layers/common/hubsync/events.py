@@ -254,9 +254,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def loads(text: str | bytes) -> Any:
-    """Strict JSON: no NaN/Infinity, no duplicate keys; decimals kept exactly as written."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+def loads(text: str | bytes, *, exact_decimals: bool = True) -> Any:
+    """Strict JSON: no NaN/Infinity, no duplicate keys; decimals kept exactly as written, or (``exact_decimals``
+    False, for JMESPath, whose functions and comparisons know only int and float) as floats."""
+    return json.loads(
+        text,
+        parse_float=Decimal if exact_decimals else float,
+        parse_constant=_reject_constant,
+        object_pairs_hook=_unique_keys,
+    )
 
 
 def parse_body(body: bytes) -> list[Any]:
