@@ -186,7 +186,7 @@ def _transform(args: argparse.Namespace) -> int:
         return 2
     _print(result)
     # Non-zero when anything would not be queued, so a mapping can be checked in a script or CI.
-    return 1 if result["rejected"] or "unmapped" in result else 0
+    return 1 if result["rejected"] or "unmapped" in result or "refused" in result else 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -125,12 +125,23 @@ def send(
 
 
 def transform(source: Source, body: bytes, *, default_object_type: str, now_ms: int | None = None) -> dict[str, Any]:
-    """What ``body`` becomes under the source's mapping, offline: the receiver's own code path, no AWS."""
-    from hubsync.mapping import preview  # type: ignore[import-not-found,unused-ignore]  # until fc-mapping
+    """What ``body`` becomes under the source's mapping, offline: the receiver's own code path, no AWS.
+
+    ``events`` as they would be queued, ``rejected`` as the receiver's 202 lists them, ``unmapped`` (the
+    reason) when the whole body could not be mapped, ``refused`` when the receiver would answer 4xx.
+    ConfigurationError when the source's transform is not valid."""
+    from hubsync.exceptions import BadRequestError
+    from hubsync.mapping import preview
 
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    result = preview(source, body, default_object_type=default_object_type, now_ms=now)
-    document: dict[str, Any] = {"source": source.name, "events": result.events, "rejected": result.rejected}
+    document: dict[str, Any] = {"source": source.name}
+    try:
+        result = preview(source, body, default_object_type=default_object_type, now_ms=now)
+    except BadRequestError as exc:
+        refused = {"status": exc.status, "error": exc.code, "message": exc.message}
+        document.update(events=[], rejected=[], refused=refused)
+        return document
+    document.update(events=result.events, rejected=result.rejected)
     if result.unmapped is not None:
         document["unmapped"] = result.unmapped
     return document
