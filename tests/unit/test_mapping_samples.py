@@ -15,6 +15,8 @@ import jmespath
 import pytest
 
 from hubsync.events import parse_event
+from hubsync.mapping import preview
+from hubsync.sources import parse_sources
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCES: dict[str, Any] = json.loads((EVENTS / "webhook-sources.json").read_text())
@@ -100,3 +102,20 @@ def test_erp_mapping_skips_items_not_linked_to_a_record() -> None:
     items = body("erp")["data"]["changeSet"]["items"]
     assert len(items) == 3 and items[2]["key"]["crmRef"] is None
     assert [e["id"] for e in jmespath.search(SOURCES["erp"]["transform"], body("erp"))] == ["1007", "1008"]
+
+
+HAND_WRITTEN_PRESET = (
+    "[?ends_with(subscriptionType, '.propertyChange')].{id: to_string(objectId), occurredAt: occurredAt,"
+    " eventId: to_string(eventId), properties: from_items([[propertyName, propertyValue]])}"
+)
+
+
+def test_the_hand_written_hubspot_mapping_of_the_docs_equals_the_preset() -> None:
+    settings = {k: v for k, v in SOURCES["hubspot"].items() if k != "preset"}
+    sources = parse_sources(
+        json.dumps({"preset": SOURCES["hubspot"], "written": settings | {"transform": HAND_WRITTEN_PRESET}})
+    )
+    sample = (EVENTS / SAMPLES["hubspot"]).read_bytes()
+    results = [preview(sources[n], sample, default_object_type="partner_services", now_ms=NOW) for n in sources]
+    by_preset, by_hand = ([{k: v for k, v in e.items() if k != "source"} for e in r.events] for r in results)
+    assert len(by_preset) == 3 and by_preset == by_hand
