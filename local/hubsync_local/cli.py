@@ -75,6 +75,7 @@ def _replay(args: argparse.Namespace) -> int:
         rate=args.rate,
         max_replays=args.max_replays,
         native=not args.no_redrive,
+        sources=replay.load_sources(args.sources),
     )
     _print(result)
     return 1 if result.get("failed") else 0
@@ -226,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--dry-run", action="store_true", help="list and count what would move; move nothing")
     replay.add_argument("--max-replays", type=int, default=5, help="leave events replayed this often already")
     replay.add_argument("--no-redrive", action="store_true", help="never use SQS's StartMessageMoveTask")
+    replay.add_argument(
+        "--sources",
+        metavar="FILE",
+        help="WEBHOOK_SOURCES JSON: UNMAPPED bodies are mapped again with it (default: $WEBHOOK_SOURCES)",
+    )
     replay.add_argument("--from-archive", action="store_true", help="from the archive bucket instead of the DLQ")
     replay.add_argument("--prefix", help="with --from-archive: the day it was first queued (2025-01-31, 2025-01)")
     replay.add_argument("--bucket", help="with --from-archive: the archive bucket (default: from the stack)")

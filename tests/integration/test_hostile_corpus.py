@@ -55,6 +55,7 @@ class Case:
     path: str = "/webhooks"
     content_type: str | None = "application/json"
     tamper: Callable[[dict[str, str]], None] | None = None
+    unmapped: bool = False  # the body is kept whole in the DLQ as UNMAPPED (a mapped source's)
 
 
 def js(document: Any) -> bytes:
@@ -230,7 +231,83 @@ LIMITS = [
     Case("path traversal source", js(OK_EVENT), 404, path="/webhooks/..%2Fdefault"),
 ]
 
-CORPUS = SIGNATURES + ENVELOPE + FIELDS + UNICODE + LIMITS
+# Mapped sources (hubsync.mapping), signed as the default source is. "erp" passes its body's "changes" on as
+# the result, whatever it is, so each case picks the result's type; it may write property_* and erp_* only.
+MAPPED_SOURCES = {
+    "default": {},
+    "erp": {"transform": "changes", "properties": ["property_*", "erp_*"]},
+    "filtered": {"transform": "items[?kind == 'change'].{id: id, properties: {property_string: value}}"},
+    "stamped": {"transform": "{id: id, properties: {property_string: value}, occurredAt: seconds_to_ms(created)}"},
+    "crm": {"preset": "hubspot-crm"},
+}
+
+
+def erp(changes: Any, **case: Any) -> Case:
+    return Case(case.pop("name"), js({"changes": changes}), case.pop("status", 202), path="/webhooks/erp", **case)
+
+
+def nested(depth: int) -> bytes:
+    return b'{"changes": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+MAPPINGS = [
+    erp([OK_EVENT, event(id="1002")], name="mapped: an array of events", queued=2),
+    erp(OK_EVENT, name="mapped: one event object", queued=1),
+    erp([None, OK_EVENT, None], name="mapped: nulls in the result are skipped", queued=1),
+    erp(None, name="mapped: a null result applies nothing"),
+    erp([], name="mapped: an empty result applies nothing"),
+    erp("text", name="mapped: a string result", dead=1, unmapped=True),
+    erp(17, name="mapped: a number result", dead=1, unmapped=True),
+    erp(True, name="mapped: a boolean result", dead=1, unmapped=True),
+    erp([OK_EVENT, "text"], name="mapped: a string among the events", dead=1, unmapped=True),
+    erp([OK_EVENT, [OK_EVENT]], name="mapped: an array among the events", dead=1, unmapped=True),
+    erp([event(id=17)], name="mapped: an integer id is an id", queued=1),
+    erp([OK_EVENT, event(id=17.5)], name="mapped: a fractional id", queued=1, dead=1),
+    erp([OK_EVENT, event(id=True)], name="mapped: a boolean id", queued=1, dead=1),
+    erp([OK_EVENT, event(id={"id": "1"})], name="mapped: an object id", queued=1, dead=1),
+    erp([OK_EVENT, event(id=None)], name="mapped: a null id", queued=1, dead=1),
+    erp([OK_EVENT, event(properties={"lifecyclestage": "x"})], name="mapped: a property not allowed", queued=1, dead=1),
+    erp([OK_EVENT, event(objectType="contacts")], name="mapped: an object type not allowed", queued=1, dead=1),
+    erp([event(properties={"erp_stock": 3, "property_n": 1})], name="mapped: allowed prefixes", queued=1),
+    erp([{}] * 10_000, name="mapped: a result of 10,000 events", status=413, code="too_many_events"),
+    erp([OK_EVENT] * MAX_EVENTS, name="mapped: a result of exactly the event limit", queued=MAX_EVENTS),
+    Case("mapped: a deep body", nested(20_000), 400, code="invalid_json", path="/webhooks/erp"),
+    Case("mapped: a deep body JSON can read", nested(500), 202, dead=1, unmapped=True, path="/webhooks/erp"),
+    Case(
+        "mapped: a huge body",
+        js({"changes": [event(properties={"property_string": "x" * 70_000})]}),
+        413,
+        code="body_too_large",
+        path="/webhooks/erp",
+    ),
+    Case("mapped: not JSON", b"{changes: [", 400, code="invalid_json", path="/webhooks/erp"),
+    Case("mapped: not UTF-8", b'{"changes": "\xff"}', 400, code="invalid_encoding", path="/webhooks/erp"),
+    Case(
+        "mapped: a filter yielding nothing",
+        js({"items": [{"kind": "noise", "id": "1"}, {"kind": "other", "id": "2"}]}),
+        202,
+        path="/webhooks/filtered",
+    ),
+    Case(
+        "mapped: a filter yielding some",
+        js({"items": [{"kind": "change", "id": "1", "value": "v"}, {"kind": "other", "id": "2"}]}),
+        202,
+        queued=1,
+        path="/webhooks/filtered",
+    ),
+    Case(
+        "mapped: an expression that cannot evaluate the body",
+        js({"id": "1", "value": "v", "created": "yesterday"}),
+        202,
+        dead=1,
+        unmapped=True,
+        path="/webhooks/stamped",
+    ),
+    Case("mapped: a preset given an object", js({"objectId": 1}), 202, dead=1, unmapped=True, path="/webhooks/crm"),
+    Case("mapped: a preset given no events", js([]), 202, path="/webhooks/crm"),
+]
+
+CORPUS = SIGNATURES + ENVELOPE + FIELDS + UNICODE + LIMITS + MAPPINGS
 
 
 def _recase(headers: dict[str, str], how: Callable[[str], str]) -> None:
@@ -281,9 +358,10 @@ def _dt(at: int) -> Any:
 @pytest.fixture
 def receiver(sqs_client: Any, queues: Queues, aws_env: str) -> Receiver:
     table = create_table(aws_env, "corpus", "id")
+    secrets = json.dumps({name: [SECRET] for name in MAPPED_SOURCES})
     return Receiver(
-        parse_sources(None),
-        SourceVerifiers(Settings(webhook_secrets=SECRET), SecretCache()),
+        parse_sources(json.dumps(MAPPED_SOURCES)),
+        SourceVerifiers(Settings(webhook_secrets=secrets), SecretCache()),
         QueueSender(sqs_client, queues.queue_url),
         QueueSender(sqs_client, queues.dlq_url),
         default_object_type="partner_services",
@@ -315,7 +393,13 @@ def test_hostile_request(case: Case, receiver: Receiver, sqs_client: Any, queues
     if response.status == 202:
         # Everything the answer accepted is on the queue; everything it rejected is in the DLQ, with the reason.
         assert answer["accepted"] == len(queued) and len(answer["rejected"]) == len(dead)
-        assert {json.loads(m["Body"])["error"]["category"] for m in dead} <= {"INVALID_EVENT"}
+        categories = [json.loads(m["Body"])["error"]["category"] for m in dead]
+        assert categories == (["UNMAPPED"] if case.unmapped else ["INVALID_EVENT"] * case.dead)
+        if case.unmapped:
+            # Kept whole: the body exactly as sent, with its source, for a replay after the mapping is fixed.
+            (letter,) = [json.loads(m["Body"]) for m in dead]
+            assert letter["event"] == case.body.decode() and letter["source"] == case.path.rsplit("/", 1)[1]
+            assert answer["rejected"][0]["error"].startswith("the body could not be mapped")
 
 
 def test_a_replayed_delivery_is_answered_again_and_queued_once(
@@ -326,3 +410,34 @@ def test_a_replayed_delivery_is_answered_again_and_queued_once(
     replayed = receiver.handle(request, LambdaContext("receiver", 10))
     assert first.status == replayed.status == 202 and first.body == replayed.body
     assert len(receive_all(sqs_client, queues.queue_url)) == 2
+
+
+def test_an_unevaluable_body_is_kept_as_unmapped_and_replayed_after_the_mapping_is_fixed(
+    receiver: Receiver, sqs_client: Any, queues: Queues
+) -> None:
+    from hubsync.replay import Replayer
+
+    body = js({"id": "1001", "value": "v", "created": "1700000000"})  # epoch seconds, but as a string
+    request = request_from_api_gateway(build(Case("unmapped", body, 202, path="/webhooks/stamped")))
+    response = receiver.handle(request, LambdaContext("receiver", 10))
+    assert response.status == 202 and response.body["accepted"] == 0 and len(response.body["rejected"]) == 1
+
+    def replay(transform: str) -> Any:
+        sources = parse_sources(json.dumps({**MAPPED_SOURCES, "stamped": {"transform": transform}}))
+        replayer = Replayer(sqs_client, queues.dlq_url, queues.queue_url, sources=sources, wait_seconds=0)
+        return replayer.run(categories=["UNMAPPED"])
+
+    # The same mapping still cannot map it: it stays in the DLQ, unchanged.
+    unfixed = replay(MAPPED_SOURCES["stamped"]["transform"])
+    assert (unfixed.matched, unfixed.moved, unfixed.refused) == (1, 0, 1)
+    fixed = replay("{id: id, properties: {property_string: value}, occurredAt: seconds_to_ms(to_number(created))}")
+    assert (fixed.matched, fixed.moved, fixed.refused, fixed.failed) == (1, 1, 0, 0)
+    assert receive_all(sqs_client, queues.dlq_url) == []
+    (queued,) = receive_all(sqs_client, queues.queue_url)
+    event = json.loads(queued["Body"])
+    assert event["occurredAt"] == 1_700_000_000_000 and event["properties"] == {"property_string": "v"}
+    assert event["source"] == "stamped" and event["replayCount"] == 1 and event["webhookId"].startswith("msg_")
+    # Not the receiver's provenance mark: the updater judges a replayed event in full.
+    from hubsync import provenance
+
+    assert provenance.ATTRIBUTE not in queued.get("MessageAttributes", {})

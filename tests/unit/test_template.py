@@ -283,7 +283,14 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
         "UPDATER_MAX_CONCURRENCY": "2",
         "RECORD_STATE_TABLE": ref("RecordStateTable"),
     },
-    "ReplayerFunction": {**GLOBAL_ENV, "QUEUE_URL": ref("EventQueue"), "DLQ_URL": ref("DeadLetterQueue")},
+    "ReplayerFunction": {
+        **GLOBAL_ENV,
+        "QUEUE_URL": ref("EventQueue"),
+        "DLQ_URL": ref("DeadLetterQueue"),
+        # It maps UNMAPPED bodies again as the receiver would.
+        "WEBHOOK_SOURCES": '{"default": {"scheme": "standard-webhooks"}}',
+        "MAX_EVENTS_PER_REQUEST": "500",
+    },
     "ArchiverFunction": {
         **GLOBAL_ENV,
         "DLQ_URL": ref("DeadLetterQueue"),
@@ -612,7 +619,8 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "ReplayerRole": {
         "!GetAtt ReplayerLogGroup.Arn": LOGS,
         "*": set(XRAY_ACTIONS),
-        "!GetAtt DeadLetterQueue.Arn": SQS_POLL,
+        # Invalid events of a body mapped again go to the DLQ (INVALID_EVENT).
+        "!GetAtt DeadLetterQueue.Arn": SQS_POLL | SQS_SEND,
         "!GetAtt EventQueue.Arn": SQS_SEND,
     },
     "ArchiverRole": {

@@ -188,7 +188,15 @@ def build_updater(settings: Settings) -> Updater:
 def build_replayer(settings: Settings) -> Replayer:
     from hubsync.replay import Replayer
 
-    return Replayer(sqs_client(), require(settings.dlq_url, DLQ_URL), require(settings.queue_url, QUEUE_URL))
+    return Replayer(
+        sqs_client(),
+        require(settings.dlq_url, DLQ_URL),
+        require(settings.queue_url, QUEUE_URL),
+        # The receiver's sources: UNMAPPED bodies are mapped again, and replays held to the allow-lists.
+        sources=parse_sources(settings.webhook_sources, settings.signature_tolerance_seconds),
+        default_object_type=settings.object_type,
+        max_events=settings.max_events_per_request,
+    )
 
 
 def build_archiver(settings: Settings) -> Archiver:

@@ -2,9 +2,10 @@
 
 Nothing is queued for a request that is refused (4xx). In an accepted request, valid events go to
 the queue and each invalid event goes to the DLQ (``INVALID_EVENT``) and is listed under
-``rejected``. When SQS or the idempotency table cannot be used the answer is 503, so the sender
-delivers again. Every error answer is JSON with a stable ``error`` code and a message a person can
-act on; never a stack trace.
+``rejected``. A source with a mapping (hubsync.mapping) turns its sender's body into the events first; a
+body its mapping cannot map is kept whole in the DLQ (``UNMAPPED``) and listed as rejected. When SQS or
+the idempotency table cannot be used the answer is 503, so the sender delivers again. Every error answer
+is JSON with a stable ``error`` code and a message a person can act on; never a stack trace.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubsync import dlq, provenance
-from hubsync.events import Event, dumps, loads, parse_body, parse_event
+from hubsync.events import Event, dumps, loads
 from hubsync.exceptions import (
     BadRequestError,
     ConfigurationError,
-    InvalidEventError,
     QueueUnavailableError,
     SignatureError,
 )
+from hubsync.mapping import Judged, MappingError, judge, mappers_for, queued_body, unmapped_rejection
 from hubsync.receipts import (
     DeliveryInProgressError,
     DeliveryKeyReusedError,
@@ -34,7 +35,7 @@ from hubsync.receipts import (
     NoLedger,
 )
 from hubsync.signing import SignedRequest, Verifier
-from hubsync.sources import DEFAULT_SOURCE, Source
+from hubsync.sources import BODY_SHA256, DEFAULT_SOURCE, Source
 from hubsync.sqs import MAX_MESSAGE_BYTES, OutgoingMessage, QueueSender, fits_in_a_message, refused_character
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class Receiver:
         future_tolerance_seconds: int | None = None,
     ) -> None:
         self._sources = sources
+        # Compiled once per container; a bad expression raises ConfigurationError here (the handler: 503).
+        self._mappers = mappers_for(sources)
         # None: each source's signature tolerance bounds how far ahead its events' occurredAt may be.
         self._future_tolerance_seconds = future_tolerance_seconds
         self._verifier = verifier
@@ -154,14 +157,22 @@ class Receiver:
             return error(503, "not_ready", "the receiver cannot verify signatures right now; retry later")
         if not _JSON_TYPE.match(request.headers.get("content-type", "")):
             return error(415, "unsupported_media_type", "send the body as application/json")
+        mapper = self._mappers[source.name]
+        unmapped: str | None = None
         try:
-            raw_events = parse_body(request.body)
+            raw_events = mapper.read(request.body)
         except BadRequestError as exc:
             return error(exc.status, exc.code, exc.message)
+        except MappingError as exc:
+            # Signed, so the sender meant it: kept whole (UNMAPPED) for a replay once the mapping is fixed.
+            logger.warning("body not mapped", extra={"source": source.name, "kind": exc.details.get("kind", "shape")})
+            unmapped, raw_events = exc.message, []
         if len(raw_events) > self._max_events:
             return error(413, "too_many_events", f"send at most {self._max_events} events a request")
         delivery_id = self._delivery_key(source, verified.delivery_id, request)
-        return self._accept_once(source, raw_events, delivery_id, request.body, context)
+        # What the ledger compares a repeat with: for the hubspot-crm preset, the body without attemptNumber.
+        identity = mapper.fingerprint(request.body)
+        return self._accept_once(source, raw_events, unmapped, delivery_id, request.body, identity, context)
 
     def _delivery_key(self, source: Source, scheme_id: str | None, request: HttpRequest) -> str | None:
         setting = source.idempotency_key
@@ -169,6 +180,8 @@ class Receiver:
             return None
         if setting == "delivery-id":
             value: Any = scheme_id
+        elif setting == BODY_SHA256:
+            value = self._mappers[source.name].delivery_hash(request.body)
         elif setting.startswith("header:"):
             value = request.headers.get(setting.split(":", 1)[1])
         else:
@@ -179,16 +192,25 @@ class Receiver:
         return str(value)
 
     def _accept_once(
-        self, source: Source, raw_events: list[Any], delivery_id: str | None, body: bytes, context: Any
+        self,
+        source: Source,
+        raw_events: list[tuple[int, Any]],
+        unmapped: str | None,
+        delivery_id: str | None,
+        body: bytes,
+        identity: bytes,
+        context: Any,
     ) -> HttpResponse:
         label = delivery_id or ""
+
+        def accept() -> dict[str, Any]:
+            return self._accept(source, raw_events, unmapped, body, label)
+
         try:
             if delivery_id is None:
-                answer = self._accept(source, raw_events, label)
+                answer = accept()
             else:
-                answer = self._ledger.run_once(
-                    f"{source.name}:{delivery_id}", body, lambda: self._accept(source, raw_events, label), context
-                )
+                answer = self._ledger.run_once(f"{source.name}:{delivery_id}", identity, accept, context)
         except BadRequestError as exc:
             return error(exc.status, exc.code, exc.message)
         except QueueUnavailableError:
@@ -202,25 +224,22 @@ class Receiver:
             return error(503, "not_ready", "the receiver cannot record deliveries right now; retry later")
         return HttpResponse(202, answer)
 
-    def _accept(self, source: Source, raw_events: list[Any], delivery_id: str) -> dict[str, Any]:
+    def _accept(
+        self, source: Source, raw_events: list[tuple[int, Any]], unmapped: str | None, body: bytes, delivery_id: str
+    ) -> dict[str, Any]:
         """Queues the valid events and quarantines the invalid ones; raises QueueUnavailableError."""
         now = self._clock_ms()
-        object_type = source.object_type or self._default_object_type
         future = self._future_tolerance_seconds
         max_future_ms = (source.tolerance_seconds if future is None else future) * 1000
-        valid: list[OutgoingMessage] = []
-        invalid: list[OutgoingMessage] = []
-        rejected: list[dict[str, Any]] = []
-        for index, raw in enumerate(raw_events):
-            try:
-                event = parse_event(raw, default_object_type=object_type, now_ms=now, max_future_ms=max_future_ms)
-            except InvalidEventError as exc:
-                rejected.append({"index": index, "error": exc.message})
-                document = dlq.envelope(raw, dlq.Failure(dlq.INVALID_EVENT, exc.message), now_ms=now, stage="receiver")
-                document.update(source=source.name, webhookId=delivery_id)
-                invalid.append(dlq.dlq_message(str(index), document))
-                continue
-            valid.append(self._message(index, event, source.name, delivery_id))
+        judged = judge(
+            source, raw_events, default_object_type=self._default_object_type, now_ms=now, max_future_ms=max_future_ms
+        )
+        valid = [self._message(index, event, source.name, delivery_id) for index, event in judged.valid]
+        invalid = self._quarantined(source, judged, now, delivery_id)
+        rejected = [{"index": index, "error": reason} for index, _, reason in judged.invalid]
+        if unmapped is not None:
+            invalid.append(self._unmapped(source, body, unmapped, now, delivery_id))
+            rejected.append(unmapped_rejection(unmapped))
         # Checked before anything is sent: a refused request queues nothing. Each message keeps room for
         # the envelope that may wrap it (a queued event that fails, a rejected one replayed and rejected
         # again), so whatever is accepted can reach the DLQ with its reason.
@@ -239,12 +258,24 @@ class Receiver:
         return {"accepted": len(valid), "rejected": rejected}
 
     @staticmethod
+    def _quarantined(source: Source, judged: Judged, now: int, delivery_id: str) -> list[OutgoingMessage]:
+        messages = []
+        for index, raw, reason in judged.invalid:
+            document = dlq.envelope(raw, dlq.Failure(dlq.INVALID_EVENT, reason), now_ms=now, stage="receiver")
+            document.update(source=source.name, webhookId=delivery_id)
+            messages.append(dlq.dlq_message(str(index), document))
+        return messages
+
+    @staticmethod
+    def _unmapped(source: Source, body: bytes, reason: str, now: int, delivery_id: str) -> OutgoingMessage:
+        # The body's text, whole (the mapping read it as UTF-8): what a replay maps again.
+        document = dlq.envelope(body.decode("utf-8"), dlq.Failure(dlq.UNMAPPED, reason), now_ms=now, stage="receiver")
+        document.update(source=source.name, webhookId=delivery_id)
+        return dlq.dlq_message("unmapped", document)
+
+    @staticmethod
     def _message(index: int, event: Event, source: str, delivery_id: str) -> OutgoingMessage:
-        body = event.to_message()
-        body.pop("replayCount", None)  # hubsync's own bookkeeping: a sender cannot set it
-        body["source"] = source
-        if delivery_id:
-            body["webhookId"] = delivery_id
+        body = queued_body(event, source, delivery_id)
         attributes = {"objectType": event.object_type, provenance.ATTRIBUTE: provenance.RECEIVER}
         if event.event_id and refused_character(event.event_id) is None:
             # Informational only (the body has the id intact): left out rather than refused by SQS.

@@ -6,19 +6,29 @@ replay increments the event's ``replayCount``; past ``max_replays`` an event is 
 nothing loops forever. No single message stops a run: one that cannot be read, matched or sent
 (too large once counted, a call that raised) is counted (``refused`` or ``failed``), logged once
 without its content, and left in the DLQ, and the run goes on.
+
+With the webhook sources (``sources``), an UNMAPPED body is mapped again through its source's current
+mapping, as the receiver would map it: its valid events go to the queue, its invalid ones to the DLQ as
+INVALID_EVENT, and only then does the body leave the DLQ; a body that still cannot be mapped stays as it is.
+A replayed event of a configured source is held to that source's allow-lists again (a rejected event is
+not let through by a replay).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hubsync import dlq
+from hubsync.config import DEFAULT_MAX_EVENTS_PER_REQUEST, DEFAULT_OBJECT_TYPE
 from hubsync.dlq import DeadLetter, unwrap
 from hubsync.events import dumps
+from hubsync.exceptions import BadRequestError
+from hubsync.sources import Source
 from hubsync.sqs import OutgoingMessage, QueueSender, release
 
 if TYPE_CHECKING:
@@ -122,10 +132,21 @@ class Replayer:
         max_replays: int = DEFAULT_MAX_REPLAYS,
         scan_visibility_seconds: int = 300,
         wait_seconds: int = 1,
+        sources: Mapping[str, Source] | None = None,
+        default_object_type: str = DEFAULT_OBJECT_TYPE,
+        max_events: int = DEFAULT_MAX_EVENTS_PER_REQUEST,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._sqs = sqs
         self._dlq_url = dlq_url
         self._queue = QueueSender(sqs, queue_url)
+        self._dead_letters = QueueSender(sqs, dlq_url)
+        self._sources = dict(sources or {})
+        # Compiled once, as the receiver does: a bad expression is a ConfigurationError before anything moves.
+        self._mappers = _mappers(self._sources)
+        self._default_object_type = default_object_type
+        self._max_events = max_events
+        self._clock_ms = clock_ms
         self._max_replays = max_replays
         self._visibility = scan_visibility_seconds
         self._wait = wait_seconds
@@ -212,6 +233,13 @@ class Replayer:
         """How many DLQ messages are at or past ``max_replays`` (read, then made visible again)."""
         return sum(1 for _, dead in self.inspect() if self._replays(dead) >= self._max_replays)
 
+    def needs_own_moves(self) -> int:
+        """How many DLQ messages SQS's own redrive would move wrongly: at or past ``max_replays`` (it does not
+        count), or UNMAPPED (a body, not an event: only this replayer maps it again)."""
+        return sum(
+            1 for _, dead in self.inspect() if self._replays(dead) >= self._max_replays or dead.category == dlq.UNMAPPED
+        )
+
     @staticmethod
     def _replays(dead: DeadLetter) -> int:
         count = dead.event.get("replayCount", 0) if isinstance(dead.event, dict) else 0
@@ -223,7 +251,16 @@ class Replayer:
         handles: dict[str, str] = {}
         for message, dead in items:
             event = dead.event
+            if dead.category == dlq.UNMAPPED and isinstance(event, str):
+                if self._remap(message, dead, report):
+                    handles[message["MessageId"]] = message["ReceiptHandle"]
+                continue
             if not isinstance(event, dict) or self._replays(dead) >= self._max_replays:
+                report.refused += 1
+                continue
+            refusal = self._not_allowed(dead, event)
+            if refusal is not None:
+                logger.warning("DLQ message %s not replayed: %s", message["MessageId"], refusal)
                 report.refused += 1
                 continue
             try:
@@ -265,8 +302,89 @@ class Replayer:
         report.moved += len(deleted)
         return deleted
 
+    def _source_of(self, document: Mapping[str, Any] | None, event: Any) -> Source | None:
+        name = (document or {}).get("source")
+        if not isinstance(name, str) and isinstance(event, dict):
+            name = event.get("source")
+        return self._sources.get(name) if isinstance(name, str) else None
+
+    def _not_allowed(self, dead: DeadLetter, event: dict[str, Any]) -> str | None:
+        """Why the event's source may not write it (its allow-lists), or None. The rest of the event is judged
+        by the updater, as every replayed event is; events of no configured source by the updater alone."""
+        from hubsync.mapping import AllowList
+
+        source = self._source_of(dead.document, event)
+        if source is None:
+            return None
+        allowed = AllowList(source.allowed_object_types(self._default_object_type), source.properties)
+        properties = event.get("properties")
+        names = list(properties) if isinstance(properties, dict) else []
+        return allowed.refusal(event.get("objectType") or source.object_type or self._default_object_type, names)
+
+    def _remap(self, message: dict[str, Any], dead: DeadLetter, report: ReplayReport) -> bool:
+        """Maps an UNMAPPED body again and queues what it gives; True once every message was sent (the body
+        may then leave the DLQ). Sent events of a body that then stays come again at its next replay:
+        duplicates, never a loss."""
+        from hubsync.mapping import MappingError, judge, queued_body
+
+        message_id = message["MessageId"]
+        source = self._source_of(dead.document, None)
+        mapper = self._mappers.get(source.name) if source is not None else None
+        if source is None or mapper is None or not mapper.mapped:
+            logger.warning("UNMAPPED DLQ message %s not replayed: its source has no mapping here", message_id)
+            report.refused += 1
+            return False
+        try:
+            raw_events = mapper.read(str(dead.event).encode("utf-8"))
+        except (MappingError, BadRequestError) as exc:
+            logger.warning("UNMAPPED DLQ message %s still cannot be mapped (%s); left", message_id, type(exc).__name__)
+            report.refused += 1
+            return False
+        if len(raw_events) > self._max_events:
+            logger.warning("UNMAPPED DLQ message %s maps to more than %d events; left", message_id, self._max_events)
+            report.refused += 1
+            return False
+        now = self._clock_ms()
+        judged = judge(
+            source,
+            raw_events,
+            default_object_type=self._default_object_type,
+            now_ms=now,
+            max_future_ms=source.tolerance_seconds * 1000,
+        )
+        delivery = (dead.document or {}).get("webhookId")
+        delivery_id = delivery if isinstance(delivery, str) and delivery else None
+        events = [
+            OutgoingMessage(
+                key=f"{message_id}:{index}",
+                body=dumps({**queued_body(event, source.name, delivery_id), "replayCount": 1}),
+            )
+            for index, event in judged.valid
+        ]
+        invalid = []
+        for index, raw, reason in judged.invalid:
+            document = dlq.envelope(raw, dlq.Failure(dlq.INVALID_EVENT, reason), now_ms=now, stage="replayer")
+            document.update(source=source.name, webhookId=delivery_id or "")
+            invalid.append(dlq.dlq_message(f"{message_id}:{index}", document))
+        try:
+            failed = bool(self._queue.send(events)) or bool(self._dead_letters.send(invalid))
+        except Exception as exc:  # a send that raised: the body stays, the run goes on
+            _log_once(message, "could not be sent", exc)
+            failed = True
+        if failed:
+            report.failed += 1
+        return not failed
+
     def _release(self, held: dict[str, str]) -> None:
         release(self._sqs, self._dlq_url, list(held.values()), self._visibility)
+
+
+def _mappers(sources: Mapping[str, Source]) -> dict[str, Any]:
+    if not sources:
+        return {}
+    from hubsync.mapping import mappers_for
+
+    return mappers_for(sources)
 
 
 def _read(message: dict[str, Any]) -> DeadLetter:

@@ -240,10 +240,16 @@ class Updater:
     def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
         try:
-            raw = _unwrapped(loads(message.body))
+            document = loads(message.body)
         except (ValueError, RecursionError):
             dead.append(self._dead(message, message.body, dlq.Failure(dlq.INVALID_EVENT, "body is not JSON")))
             return None
+        if _unmapped_envelope(document):
+            # A body its mapping could not map, moved back by SQS's own redrive: only the replayer (which maps
+            # it again) can make events of it. Back to the DLQ as it was, its source and reason kept.
+            dead.append(_Pending(message, document))
+            return None
+        raw = _unwrapped(document)
         try:
             return parse_event(
                 raw, default_object_type=self._default_object_type, now_ms=now, max_future_ms=self._max_future_ms
@@ -479,6 +485,11 @@ def _event_of(body: str) -> Any:
         except (ValueError, RecursionError):
             continue
     return body
+
+
+def _unmapped_envelope(raw: Any) -> bool:
+    error = raw.get("error") if isinstance(raw, dict) and "envelopeVersion" in raw else None
+    return isinstance(error, dict) and error.get("category") == dlq.UNMAPPED and isinstance(raw.get("event"), str)
 
 
 def _unwrapped(raw: Any) -> Any:

@@ -3,22 +3,27 @@ or with --from-archive from the archive bucket: ``run_from_archive``).
 
 Unfiltered (and not a dry run), SQS's own redrive (StartMessageMoveTask) moves everything where the
 service offers it; the updater reads the envelopes it moves back (and counts the replay). That move
-knows nothing of the replay cap, so it is used only when a scan of the DLQ finds no message at or past
-``--max-replays``; otherwise, and where it is not available (the local emulator lacks it), hubsync's
-own replayer moves the messages one batch at a time and leaves the capped ones. The one window: a
-message dead-lettered between the scan and the end of the move task is moved unchecked, so an event
-can be replayed once past the cap (the next replay counts it and stops it).
+knows nothing of the replay cap nor of mappings, so it is used only when a scan of the DLQ finds no message
+at or past ``--max-replays`` and no UNMAPPED body (those are mapped again through their source's current
+mapping: ``--sources FILE``, else ``WEBHOOK_SOURCES``); otherwise, and where it is not available (the local
+emulator lacks it), hubsync's own replayer moves the messages one batch at a time and leaves the capped ones.
+The one window: a message dead-lettered between the scan and the end of the move task is moved unchecked,
+so an event can be replayed once past the cap (the next replay counts it and stops it).
 Ctrl-C stops at the next safe point: what was sent and deleted stays moved, the rest stays in the DLQ.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hubsync.replay import Replayer, ReplayFilter, ReplayReport
+from hubsync.sources import Source
 from hubsync_local.ops.dlq import summary_line
 from hubsync_local.ops.targets import Target, client
 
@@ -48,6 +53,18 @@ def _native_redrive(target: Target, rate: float | None) -> dict[str, Any] | None
     return {"redrive": "StartMessageMoveTask", "taskHandle": task.get("TaskHandle")}
 
 
+def load_sources(path: str | None) -> Mapping[str, Source] | None:
+    """The webhook sources from FILE (a WEBHOOK_SOURCES JSON document), else from WEBHOOK_SOURCES; None when
+    neither is given (then UNMAPPED bodies stay in the DLQ)."""
+    from hubsync.config import Settings
+    from hubsync.sources import parse_sources
+
+    text = Path(path).read_text(encoding="utf-8") if path else os.environ.get("WEBHOOK_SOURCES")
+    if not text or not text.strip():
+        return None
+    return parse_sources(text, Settings.from_env().signature_tolerance_seconds)
+
+
 def run(
     target: Target,
     where: ReplayFilter,
@@ -57,13 +74,25 @@ def run(
     rate: float | None,
     max_replays: int,
     native: bool = True,
+    sources: Mapping[str, Source] | None = None,
 ) -> dict[str, Any]:
+    from hubsync.config import Settings
+
     target.need("queue_url", "dlq_url")
+    settings = Settings.from_env()
+    options: dict[str, Any] = {
+        "max_replays": max_replays,
+        "sources": sources,
+        "default_object_type": settings.object_type,
+        "max_events": settings.max_events_per_request,
+    }
     unfiltered = where == ReplayFilter() and limit is None and not dry_run
     if native and unfiltered:
-        capped = Replayer(client("sqs"), str(target.dlq_url), str(target.queue_url), max_replays=max_replays).at_cap()
-        if capped:
-            sys.stderr.write(f"{capped} messages reached the replay limit; replaying message by message\n")
+        held_back = Replayer(client("sqs"), str(target.dlq_url), str(target.queue_url), **options).needs_own_moves()
+        if held_back:
+            sys.stderr.write(
+                f"{held_back} messages reached the replay limit or are UNMAPPED; replaying message by message\n"
+            )
         else:
             started = _native_redrive(target, rate)
             if started is not None:
@@ -74,7 +103,7 @@ def run(
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main else None
     try:
         sqs = client("sqs")
-        replayer = Replayer(sqs, str(target.dlq_url), str(target.queue_url), max_replays=max_replays, wait_seconds=1)
+        replayer = Replayer(sqs, str(target.dlq_url), str(target.queue_url), wait_seconds=1, **options)
         report = replayer.run(
             dry_run=dry_run,
             limit=limit,

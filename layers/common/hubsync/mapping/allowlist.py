@@ -22,12 +22,16 @@ class AllowList:
 
     def violation(self, event: QueuedEvent) -> str | None:
         """Why the source may not write this event, or None."""
-        if event.object_type not in self._object_types:
+        return self.refusal(event.object_type, event.properties)
+
+    def refusal(self, object_type: object, property_names: Iterable[object]) -> str | None:
+        """Why the source may not write these properties of this object type, or None."""
+        if object_type not in self._object_types:
             allowed = ", ".join(sorted(self._object_types)[:_MAX_LISTED])
-            return f"objectType {event.object_type!r} is not one this source may write (objectTypes: {allowed})"
+            return f"objectType {object_type!r} is not one this source may write (objectTypes: {allowed})"
         if self._any_property:
             return None
-        for name in event.properties:
-            if name not in self._names and not name.startswith(self._prefixes):
+        for name in property_names:
+            if not isinstance(name, str) or (name not in self._names and not name.startswith(self._prefixes)):
                 return f"property {name!r} is not one this source may write (see the source's properties)"
         return None

@@ -40,7 +40,8 @@ class Transform:
         # Any failure of the evaluation, whatever raised it (jmespath, a function, a deep body's RecursionError),
         # is this body's, not the receiver's: the body is kept as UNMAPPED with the reason.
         except Exception as exc:
-            raise MappingError(f"the transform could not evaluate the body: {_reason(exc)}") from exc
+            reason = f"the transform could not evaluate the body: {_reason(exc)}"
+            raise MappingError(reason, {"kind": type(exc).__name__}) from exc
 
 
 def _reason(exc: BaseException) -> str:
