@@ -45,7 +45,6 @@ ERP = [
     {
         "id": "1007",
         "occurredAt": 1764321545000,
-        "eventId": "SO-88412:1764321545000",
         "properties": {
             "property_string": "In delivery",
             "property_number": 12.5,
@@ -56,7 +55,6 @@ ERP = [
     {
         "id": "1008",
         "occurredAt": 1764321561000,
-        "eventId": "SO-88413:1764321561000",
         "properties": {
             "property_string": "Waiting for parts",
             "property_number": 3,
