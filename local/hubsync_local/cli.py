@@ -1,7 +1,8 @@
 """``hubsync``: the operator's command (installed by the set-up).
 
 - ``hubsync run``: the local stack (what ``make run`` does).
-- ``hubsync send FILE``: signs a body with Standard Webhooks and posts it to the webhook.
+- ``hubsync send [--source NAME] FILE``: signs a body as that source's sender does and posts it to the webhook.
+- ``hubsync transform --source NAME FILE``: the events a body becomes and each rejection, offline (no AWS).
 - ``hubsync replay``: moves DLQ messages back to the queue, filtered, at a rate (deployed stack or local).
 - ``hubsync replay --from-archive [--prefix DAY]``: the same from the archive bucket (objects leave it once queued).
 - ``hubsync archive [--older-than SECONDS]``: what the scheduled archiver does (DLQ -> archive bucket), now.
@@ -16,8 +17,6 @@ import argparse
 import json
 import os
 import sys
-import time
-import uuid
 from typing import Any
 
 
@@ -144,27 +143,51 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="failed at or before (ISO 8601 or epoch ms)")
 
 
+def _read_body(path: str) -> bytes:
+    with sys.stdin.buffer if path == "-" else open(path, "rb") as handle:
+        return handle.read()
+
+
+def _extra_headers(values: list[str] | None) -> dict[str, str]:
+    headers = {}
+    for value in values or []:
+        name, separator, text = value.partition(":")
+        if not separator or not name.strip():
+            raise SystemExit(f"error: --header takes NAME:VALUE, not {value!r}")
+        headers[name.strip().lower()] = text.strip()
+    return headers
+
+
 def _send(args: argparse.Namespace) -> int:
-    import requests
+    from hubsync.exceptions import ConfigurationError
+    from hubsync_local.ops import webhooks
 
-    from hubsync.signing.standard_webhooks import sign
-
-    secret = args.secret or (os.environ.get("WEBHOOK_SECRETS", "").replace(",", " ").split() or [""])[0]
-    if not secret:
-        print("error: give --secret or set WEBHOOK_SECRETS", file=sys.stderr)
+    try:
+        source = webhooks.pick(webhooks.load_sources(args.sources), args.source)
+        secret = "" if source.scheme == "none" else webhooks.secret_for(source.name, args.secret)
+        url = args.url or webhooks.url_for(source.name)
+        status, text = webhooks.send(source, secret, url, _read_body(args.file), _extra_headers(args.header))
+    except ConfigurationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    with sys.stdin.buffer if args.file == "-" else open(args.file, "rb") as handle:
-        body = handle.read()
-    msg_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
-    }
-    response = requests.post(args.url, data=body, headers=headers, timeout=30)
-    print(response.status_code, response.text)
-    return 0 if response.status_code < 300 else 1
+    print(status, text)
+    return 0 if status < 300 else 1
+
+
+def _transform(args: argparse.Namespace) -> int:
+    from hubsync.exceptions import ConfigurationError
+    from hubsync_local.ops import webhooks
+
+    try:
+        source = webhooks.pick(webhooks.load_sources(args.sources), args.source)
+        default_object_type = args.object_type or os.environ.get("OBJECT_TYPE") or "partner_services"
+        result = webhooks.transform(source, _read_body(args.file), default_object_type=default_object_type)
+    except ConfigurationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    _print(result)
+    # Non-zero when anything would not be queued, so a mapping can be checked in a script or CI.
+    return 1 if result["rejected"] or "unmapped" in result or "refused" in result else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -180,11 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the whole service locally")
     run.set_defaults(func=_run)
 
-    send = commands.add_parser("send", help="sign a webhook body and post it")
+    send = commands.add_parser("send", help="sign a webhook body as the source's sender does and post it")
     send.add_argument("file", help="the JSON body to send, or - for standard input")
-    send.add_argument("--url", default="http://127.0.0.1:3000/webhooks")
-    send.add_argument("--secret", help="a whsec_... secret (default: the first of WEBHOOK_SECRETS)")
+    send.add_argument("--source", default="default", help="the source to send as (default: default)")
+    send.add_argument("--sources", help="a WEBHOOK_SOURCES document (default: the WEBHOOK_SOURCES variable)")
+    send.add_argument("--url", help="default: http://127.0.0.1:3000/webhooks[/SOURCE], make run's webhook")
+    send.add_argument("--secret", help="the source's signing secret (default: its first in WEBHOOK_SECRETS)")
+    send.add_argument("--header", action="append", help="an extra header NAME:VALUE (repeatable)")
     send.set_defaults(func=_send)
+
+    transform = commands.add_parser("transform", help="what a body becomes under a source's mapping (offline)")
+    transform.add_argument("file", help="the JSON body, or - for standard input")
+    transform.add_argument("--source", required=True, help="the source whose mapping applies")
+    transform.add_argument("--sources", help="a WEBHOOK_SOURCES document (default: the WEBHOOK_SOURCES variable)")
+    transform.add_argument("--object-type", help="the default object type (default: OBJECT_TYPE, partner_services)")
+    transform.set_defaults(func=_transform)
 
     replay = commands.add_parser("replay", help="move DLQ messages back to the queue")
     _target_options(replay)

@@ -48,15 +48,29 @@ class StackConfig:
     extra_environment: dict[str, str] = field(default_factory=dict)
     start_poller: bool = True  # False: tests fill the queue first, then call stack.poller.start()
 
+    # Set by from_env (make run): the secrets generated for sources the operator gave none (printed), and
+    # whether the sources are the worked examples of events/webhook-sources.json.
+    generated_secrets: dict[str, str] = field(default_factory=dict)
+    example_sources: bool = False
+
     @classmethod
     def from_env(cls) -> StackConfig:
-        secrets_text = os.environ.get("WEBHOOK_SECRETS", "").strip()
-        extra = {name: os.environ[name] for name in ("WEBHOOK_SOURCES", "LOG_LEVEL") if os.environ.get(name)}
-        if secrets_text.startswith("{"):
-            # Per-source secrets ({"source": [...]}) go into the webhook secret as they are.
-            return cls(webhook_secret_document=secrets_text, extra_environment=extra, **_local_settings())
+        """make run's configuration: WEBHOOK_SOURCES, else the worked examples (docs/mappings.md); the secrets
+        of WEBHOOK_SECRETS (a list for ``default`` or a per-source object), one generated for every other source."""
+        from hubsync.sources import parse_source_secrets, parse_sources
+        from hubsync_local import examples
+
+        given_sources = os.environ.get("WEBHOOK_SOURCES", "").strip()
+        extra = {name: os.environ[name] for name in ("LOG_LEVEL",) if os.environ.get(name)}
+        extra["WEBHOOK_SOURCES"] = given_sources or examples.sources_text()
+        secrets_by_source, generated = examples.fill_secrets(
+            parse_sources(extra["WEBHOOK_SOURCES"]), parse_source_secrets(os.environ.get("WEBHOOK_SECRETS", ""))
+        )
         return cls(
-            webhook_secrets=secrets_text.replace(",", " ").split() if secrets_text else [],
+            webhook_secrets=secrets_by_source.get("default", []),
+            webhook_secret_document=json.dumps(secrets_by_source),
+            generated_secrets=generated,
+            example_sources=not given_sources,
             extra_environment=extra,
             **_local_settings(),
         )

@@ -46,6 +46,7 @@ def test_run_serves_the_sample_event_and_stops_on_ctrl_c() -> None:
         "LOCAL_BATCHING_WINDOW_SECONDS": "1",
     }
     env.pop("WEBHOOK_SECRETS", None)
+    env.pop("WEBHOOK_SOURCES", None)  # make run's own default: the worked examples
     process = subprocess.Popen(
         [sys.executable, "-m", "hubsync_local"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -63,6 +64,16 @@ def test_run_serves_the_sample_event_and_stops_on_ctrl_c() -> None:
             check=False,
         )
         assert sent.stdout.startswith("202"), sent.stdout + sent.stderr
+        # Each example sender's line, as printed (its own --url, secret, sources file and sample body).
+        _next_line(lines, lambda line: line.startswith("Send each source's sample"))
+        for name in ("hubspot", "stripe", "github", "erp"):
+            line = _next_line(lines, lambda line: " send --source " in line).strip()
+            assert f"--source {name} " in line and f"/webhooks/{name} " in line
+            sent = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60, check=False)
+            assert sent.stdout.startswith("202") and '"rejected":[]' in sent.stdout, sent.stdout + sent.stderr
+        preview = _next_line(lines, lambda line: " transform --source " in line).strip()
+        shown = subprocess.run(shlex.split(preview), capture_output=True, text=True, timeout=60, check=False)
+        assert shown.returncode == 0 and '"events"' in shown.stdout, shown.stdout + shown.stderr
         records = f"http://127.0.0.1:{simulator}/_simulator/records/partner_services"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
