@@ -28,6 +28,7 @@ from hubsync.exceptions import (
     SignatureError,
 )
 from hubsync.mapping import Judged, MappingError, judge, mappers_for, queued_body, unmapped_rejection
+from hubsync.mapping.presets import sha256_hex
 from hubsync.receipts import (
     DeliveryInProgressError,
     DeliveryKeyReusedError,
@@ -169,19 +170,20 @@ class Receiver:
             unmapped, raw_events = exc.message, []
         if len(raw_events) > self._max_events:
             return error(413, "too_many_events", f"send at most {self._max_events} events a request")
-        delivery_id = self._delivery_key(source, verified.delivery_id, request)
-        # What the ledger compares a repeat with: for the hubspot-crm preset, the body without attemptNumber.
+        # What the ledger compares a repeat with (and body-sha256 hashes): for the hubspot-crm preset, the body
+        # without attemptNumber. Made once: for that preset it parses the body again.
         identity = mapper.fingerprint(request.body)
+        delivery_id = self._delivery_key(source, verified.delivery_id, request, identity)
         return self._accept_once(source, raw_events, unmapped, delivery_id, request.body, identity, context)
 
-    def _delivery_key(self, source: Source, scheme_id: str | None, request: HttpRequest) -> str | None:
+    def _delivery_key(self, source: Source, scheme_id: str | None, request: HttpRequest, identity: bytes) -> str | None:
         setting = source.idempotency_key
         if setting == "none":
             return None
         if setting == "delivery-id":
             value: Any = scheme_id
         elif setting == BODY_SHA256:
-            value = self._mappers[source.name].delivery_hash(request.body)
+            value = sha256_hex(identity)
         elif setting.startswith("header:"):
             value = request.headers.get(setting.split(":", 1)[1])
         else:
