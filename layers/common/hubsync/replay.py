@@ -29,7 +29,7 @@ from hubsync.dlq import DeadLetter, unwrap
 from hubsync.events import dumps
 from hubsync.exceptions import BadRequestError
 from hubsync.sources import Source
-from hubsync.sqs import OutgoingMessage, QueueSender, release
+from hubsync.sqs import OutgoingMessage, QueueSender, receive, release
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -219,15 +219,7 @@ class Replayer:
         return seen[:limit] if limit is not None else seen
 
     def _receive(self) -> list[dict[str, Any]]:
-        answer = self._sqs.receive_message(
-            QueueUrl=self._dlq_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=self._visibility,
-            WaitTimeSeconds=self._wait,
-            MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-        )
-        return list(answer.get("Messages", []))  # type: ignore[arg-type]
+        return receive(self._sqs, self._dlq_url, self._visibility, self._wait)
 
     def at_cap(self) -> int:
         """How many DLQ messages are at or past ``max_replays`` (read, then made visible again)."""

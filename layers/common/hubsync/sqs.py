@@ -223,3 +223,16 @@ def release(client: SQSClient, queue_url: str, receipt_handles: Sequence[str], h
             )
         except Exception:  # they become visible anyway when the visibility timeout they were received with ends
             logger.warning("could not release %d messages; visible again in %ss", len(chunk), hidden_seconds)
+
+
+def receive(client: SQSClient, queue_url: str, hidden_seconds: int, wait_seconds: int) -> list[dict[str, Any]]:
+    """Up to ten messages with all their attributes, hidden from other receivers for ``hidden_seconds``."""
+    answer = client.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=MAX_BATCH_ENTRIES,
+        VisibilityTimeout=hidden_seconds,
+        WaitTimeSeconds=wait_seconds,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+    )
+    return list(answer.get("Messages", []))  # type: ignore[arg-type]

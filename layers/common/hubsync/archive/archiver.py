@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubsync import config as _config
 from hubsync.archive.types import ARCHIVE_VERSION, KEY_PREFIX, ArchivedMessage
-from hubsync.sqs import release
+from hubsync.sqs import receive, release
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -140,15 +140,7 @@ class Archiver:
 
     # -- I/O
     def _receive(self) -> list[dict[str, Any]]:
-        answer = self._sqs.receive_message(
-            QueueUrl=self._dlq_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=self._visibility,
-            WaitTimeSeconds=self._wait,
-            MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-        )
-        return list(answer.get("Messages", []))  # type: ignore[arg-type]
+        return receive(self._sqs, self._dlq_url, self._visibility, self._wait)
 
     def _put(self, key: str, data: bytes) -> bool:
         # Content-MD5 makes S3 check the bytes it stored against the ones sent (it refuses a mismatch).
