@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,20 +17,17 @@ from standardwebhooks import Webhook
 
 from hubsync import dlq
 from hubsync.config import Settings
-from hubsync.delivery import Delivery
 from hubsync.factory import SourceVerifiers
-from hubsync.hubspot import HubSpotClient
 from hubsync.receiver import Receiver, request_from_api_gateway
 from hubsync.replay import Replayer, ReplayFilter
-from hubsync.retry import RetryPolicy
 from hubsync.secrets import SecretCache
 from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
+from support.updater import make_updater
 
 SQS_LIMIT = 1_048_576
 SECRET = "whsec_" + base64.b64encode(b"sqs-limits-test-secret-0").decode()
@@ -68,18 +64,6 @@ def receiver(sqs: Any, queues: Queues) -> Receiver:
     )
 
 
-def updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str) -> Updater:
-    delivery = Delivery(
-        HubSpotClient(sim.url, "sim-token", timeout_seconds=5),
-        None,
-        RetryPolicy(max_attempts=3, rng=random.Random(1)),
-        call_seconds=6,
-        reserve_seconds=1,
-        sleep=lambda _: None,
-    )
-    return Updater(delivery, QueueSender(sqs, dlq_url), default_object_type=OBJECT, max_receive_count=5)
-
-
 def test_values_sqs_refuses_are_queued_intact(sqs_client: Any, queues: Queues) -> None:
     """Case 5: U+FFFE / U+FFFF in a value and U+0001 in eventId were sent raw; SQS refused the entry and
     the delivery got 503 on every retry."""
@@ -108,7 +92,7 @@ def test_a_large_non_ascii_event_that_fails_reaches_the_dlq_with_its_reason(
     )
     assert response.status == 202, response.body
     records = [sqs_record(m["MessageId"], m["Body"], 1, T0) for m in receive_all(sqs_client, queues.queue_url)]
-    report = updater(hubspot_simulator, sqs_client, queues.dlq_url).process(records, lambda: 100.0)
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(records, lambda: 100.0)
     assert report.failed_message_ids == [] and report.dead_lettered == {"OBJECT_NOT_FOUND": 1}
     [dead] = receive_all(sqs_client, queues.dlq_url)
     assert sqs_size(dead) < SQS_LIMIT
@@ -131,7 +115,7 @@ def test_a_foreign_message_too_large_to_wrap_goes_to_the_dlq_as_it_came_with_its
     assert SQS_LIMIT - 351 <= len(body.encode()) <= SQS_LIMIT - 350
     sqs_client.send_message(QueueUrl=queues.queue_url, MessageBody=body)  # SQS takes it as it is
     [message] = receive_all(sqs_client, queues.queue_url)
-    report = updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
+    report = make_updater(hubspot_simulator, sqs_client, queues.dlq_url).process(
         [sqs_record(message["MessageId"], message["Body"], 1, T0)], lambda: 100.0
     )
     assert report.failed_message_ids == [] and report.dead_lettered == {"OBJECT_NOT_FOUND": 1}

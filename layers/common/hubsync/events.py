@@ -276,18 +276,25 @@ def loads(text: str | bytes, *, exact_decimals: bool = True) -> Any:
     )
 
 
-def parse_body(body: bytes) -> list[Any]:
-    """The raw events of a webhook body: one event, a JSON array of events, or {"events": [...]}."""
+def parse_document(body: bytes, *, exact_decimals: bool = True, empty_message: str = "the body is empty") -> Any:
+    """A webhook body as strict JSON (``loads``), or BadRequestError saying why it is not."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequestError("invalid_encoding", "the body is not valid UTF-8") from None
     if not text.strip():
-        raise BadRequestError("empty_body", "the body is empty; send one event, an array of events or {events: [...]}")
+        raise BadRequestError("empty_body", empty_message)
     try:
-        document = loads(text)
+        return loads(text, exact_decimals=exact_decimals)
     except (ValueError, RecursionError) as exc:
         raise BadRequestError("invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """The raw events of a webhook body: one event, a JSON array of events, or {"events": [...]}."""
+    document = parse_document(
+        body, empty_message="the body is empty; send one event, an array of events or {events: [...]}"
+    )
     if isinstance(document, list):
         events = document
     elif isinstance(document, dict) and "events" in document:

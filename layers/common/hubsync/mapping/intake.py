@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync.events import Event, loads, parse_body, parse_event
-from hubsync.exceptions import BadRequestError, InvalidEventError
+from hubsync.events import Event, parse_body, parse_document, parse_event
+from hubsync.exceptions import InvalidEventError
 from hubsync.mapping.allowlist import AllowList
 from hubsync.mapping.exceptions import MappingError
 from hubsync.mapping.presets import HUBSPOT_CRM, hubspot_crm, hubspot_crm_fingerprint, sha256_hex
@@ -34,7 +34,7 @@ class Mapper:
         keep their place). BadRequestError: the receiver refuses the body (4xx); MappingError: it is UNMAPPED."""
         if self.evaluate is None:
             return list(enumerate(parse_body(body)))
-        document = _document(body)
+        document = parse_document(body, exact_decimals=False)
         result = self.evaluate(document)
         if result is None:
             return []
@@ -78,19 +78,6 @@ def mapper_for(source: Source) -> Mapper:
 
 def mappers_for(sources: Mapping[str, Source]) -> dict[str, Mapper]:
     return {name: mapper_for(source) for name, source in sources.items()}
-
-
-def _document(body: bytes) -> Any:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequestError("invalid_encoding", "the body is not valid UTF-8") from None
-    if not text.strip():
-        raise BadRequestError("empty_body", "the body is empty")
-    try:
-        return loads(text, exact_decimals=False)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequestError("invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
 
 
 def _json_type(value: Any) -> str:
