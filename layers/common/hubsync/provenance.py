@@ -11,14 +11,5 @@ re-queuer and the archive never copy it, and no sender reaches SQS's attributes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 ATTRIBUTE = "hubsyncQueuedBy"
 RECEIVER = "receiver/1"
-
-
-def queued_by_receiver(record: Mapping[str, Any]) -> bool:
-    """True for an SQS record (as Lambda hands it over) the receiver queued itself."""
-    attribute = (record.get("messageAttributes") or {}).get(ATTRIBUTE)
-    return type(attribute) is dict and attribute.get("stringValue") == RECEIVER

@@ -28,7 +28,6 @@ from hubsync.exceptions import (
     SignatureError,
 )
 from hubsync.mapping import Judged, MappingError, judge, mappers_for, queued_body, unmapped_rejection
-from hubsync.mapping.presets import sha256_hex
 from hubsync.receipts import (
     DeliveryInProgressError,
     DeliveryKeyReusedError,
@@ -183,7 +182,7 @@ class Receiver:
         if setting == "delivery-id":
             value: Any = scheme_id
         elif setting == BODY_SHA256:
-            value = sha256_hex(identity)
+            value = self._mappers[source.name].delivery_hash(request.body, identity)
         elif setting.startswith("header:"):
             value = request.headers.get(setting.split(":", 1)[1])
         else:

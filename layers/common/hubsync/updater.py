@@ -224,7 +224,7 @@ class Updater:
             # The receiver's own messages (hubsync.provenance) take the fast path (decoded in C, not validated
             # again); anything else (a replayed event, an envelope moved back by SQS, a message sent by hand)
             # is judged as the receiver judges an event.
-            # (queued_by_receiver, inlined: it runs once per message of every batch)
+            # (the mark's test, inline: it runs once per message of every batch)
             marks = record.get("messageAttributes")
             mark = marks.get(provenance.ATTRIBUTE) if marks else None
             fast = mark is not None and mark.get("stringValue") == provenance.RECEIVER

@@ -58,10 +58,12 @@ class Mapper:
             return hubspot_crm_fingerprint(body)
         return body
 
-    def delivery_hash(self, body: bytes) -> str | None:
+    def delivery_hash(self, body: bytes, fingerprint: bytes | None = None) -> str | None:
+        """The delivery key of idempotencyKey body-sha256; ``fingerprint``: ``self.fingerprint(body)``, when the
+        caller has it already (for the hubspot-crm preset it parses the body again)."""
         if self.source.idempotency_key != BODY_SHA256:
             return None
-        return sha256_hex(self.fingerprint(body))
+        return sha256_hex(self.fingerprint(body) if fingerprint is None else fingerprint)
 
 
 def mapper_for(source: Source) -> Mapper:
