@@ -47,6 +47,11 @@ def _record(report: UpdateReport) -> None:
         "SupersededValues": report.superseded_values,
         "RetriedLater": report.retried_later,
         "Requeued": report.requeued,
+        "ValuesConverted": report.values_converted,
+        "RefusedBeforeSending": sum(report.refused_before_sending.values()),
+        "PropertyReads": report.property_reads,
+        "PropertyDefinitionsUnavailable": len(report.definitions_unavailable),
+        "GuidedSplits": report.guided_splits,
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -54,6 +59,7 @@ def _record(report: UpdateReport) -> None:
     for dimension, by_value, metric_name in (
         ("Category", report.dead_lettered, "DeadLettered"),
         ("Status", report.calls_by_status, "HubSpotCalls"),
+        ("Code", report.refused_before_sending, "RefusedBeforeSending"),
     ):
         for key, count in by_value.items():
             with single_metric(name=metric_name, unit=MetricUnit.Count, value=count, namespace="hubsync") as metric:

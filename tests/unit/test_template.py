@@ -282,6 +282,9 @@ EXPECTED_ENV: dict[str, dict[str, Any]] = {
         "MAX_RECEIVE_COUNT": "5",
         "UPDATER_MAX_CONCURRENCY": "2",
         "RECORD_STATE_TABLE": ref("RecordStateTable"),
+        "OBJECT_SETTINGS": "{}",
+        "SCHEMA_CHECKS": "on",
+        "PROPERTY_CACHE_SECONDS": "300",
     },
     "ReplayerFunction": {
         **GLOBAL_ENV,

@@ -39,6 +39,9 @@ IN_DOUBT_HOLD_SECONDS = "IN_DOUBT_HOLD_SECONDS"
 EVENT_FUTURE_TOLERANCE_SECONDS = "EVENT_FUTURE_TOLERANCE_SECONDS"
 ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 ARCHIVE_AFTER_SECONDS = "ARCHIVE_AFTER_SECONDS"
+SCHEMA_CHECKS = "SCHEMA_CHECKS"
+PROPERTY_CACHE_SECONDS = "PROPERTY_CACHE_SECONDS"
+OBJECT_SETTINGS = "OBJECT_SETTINGS"
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_OBJECT_TYPE = "partner_services"
@@ -56,6 +59,7 @@ DEFAULT_REDELIVERY_BASE_SECONDS = 30
 DEFAULT_IN_DOUBT_HOLD_SECONDS = 60.0
 # The DLQ keeps a message 14 days after it was first queued: archive it after 12 (template: ArchiveAfterSeconds).
 DEFAULT_ARCHIVE_AFTER_SECONDS = 12 * 86_400
+DEFAULT_PROPERTY_CACHE_SECONDS = 300.0
 
 
 def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -76,6 +80,17 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in ("on", "true", "1", "yes"):
+        return True
+    if raw.lower() in ("off", "false", "0", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, got {raw!r}")
+
+
 def require(value: str | None, name: str) -> str:
     """The value, or a ConfigurationError naming the variable that should have held it."""
     if not value:
@@ -93,7 +108,7 @@ class Settings:
     WEBHOOK_SOURCES, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_SECONDS, HUBSPOT_RATE_LIMIT,
     UPDATER_MAX_CONCURRENCY, HUBSPOT_MAX_IN_FLIGHT, RECORD_STATE_TABLE, REDELIVERY_BASE_SECONDS,
     DAILY_LIMIT_RECHECK_SECONDS, REQUEUE_DELAY_SECONDS, IN_DOUBT_HOLD_SECONDS, EVENT_FUTURE_TOLERANCE_SECONDS,
-    ARCHIVE_BUCKET, ARCHIVE_AFTER_SECONDS.
+    ARCHIVE_BUCKET, ARCHIVE_AFTER_SECONDS, SCHEMA_CHECKS, PROPERTY_CACHE_SECONDS, OBJECT_SETTINGS.
     """
 
     queue_url: str | None = None
@@ -126,6 +141,10 @@ class Settings:
     event_future_tolerance_seconds: int | None = None
     archive_bucket: str | None = None
     archive_after_seconds: float = DEFAULT_ARCHIVE_AFTER_SECONDS
+    # Values checked (and converted) against HubSpot's property definitions before sending (hubsync.schema).
+    schema_checks: bool = True
+    property_cache_seconds: float = DEFAULT_PROPERTY_CACHE_SECONDS
+    object_settings: str | None = None  # JSON, hubsync.schema.settings
 
     @property
     def future_tolerance_seconds(self) -> int:
@@ -183,4 +202,7 @@ class Settings:
             archive_bucket=_text(env, ARCHIVE_BUCKET),
             # 0 archives every DLQ message at once (tests, and `hubsync archive --older-than 0`).
             archive_after_seconds=_number(env, ARCHIVE_AFTER_SECONDS, DEFAULT_ARCHIVE_AFTER_SECONDS, 0),
+            schema_checks=_switch(env, SCHEMA_CHECKS, True),
+            property_cache_seconds=_number(env, PROPERTY_CACHE_SECONDS, DEFAULT_PROPERTY_CACHE_SECONDS, 0),
+            object_settings=_text(env, OBJECT_SETTINGS),
         )

@@ -129,8 +129,13 @@ def build_updater(settings: Settings) -> Updater:
     from hubsync.hubspot import HubSpotClient
     from hubsync.ratelimit import RateLimiter
     from hubsync.redelivery import Redelivery
+    from hubsync.schema.cache import DefinitionCache
+    from hubsync.schema.checks import SchemaChecks
+    from hubsync.schema.settings import parse_object_settings
     from hubsync.updater import Updater
 
+    object_settings = parse_object_settings(settings.object_settings)
+    schema = SchemaChecks(DefinitionCache(settings.property_cache_seconds)) if settings.schema_checks else None
     secrets = SecretCache(ttl_seconds=settings.secrets_cache_seconds)
     in_flight = settings.hubspot_max_in_flight
     client = HubSpotClient(
@@ -153,6 +158,7 @@ def build_updater(settings: Settings) -> Updater:
         limiter,
         call_seconds=settings.hubspot_timeout_seconds + 3.05,
         daily_recheck_seconds=settings.daily_limit_recheck_seconds,
+        on_refused_values=schema.cache.suspect if schema is not None else None,
     )
     sqs = sqs_client()
     state = None
@@ -182,6 +188,8 @@ def build_updater(settings: Settings) -> Updater:
         in_doubt_hold_seconds=settings.in_doubt_hold_seconds,
         max_future_ms=settings.future_tolerance_seconds * 1000,
         max_in_flight=in_flight,
+        schema=schema,
+        object_settings=object_settings,
     )
 
 

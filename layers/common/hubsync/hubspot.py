@@ -140,6 +140,11 @@ class HubSpotClient:
         path = f"/crm/v3/objects/{object_type}/batch/update"
         return self._send("POST", path, _encode({"inputs": inputs}), _batch_body)
 
+    def batch_upsert(self, object_type: str, inputs: Sequence[BatchInput]) -> HubSpotAnswer:
+        """``batch/upsert``: the same inputs; records that do not exist are created (``idProperty`` inputs)."""
+        path = f"/crm/v3/objects/{object_type}/batch/upsert"
+        return self._send("POST", path, _encode({"inputs": inputs}), _batch_body)
+
     def post(self, path: str, payload: Any) -> HubSpotAnswer:
         return self._send("POST", path, _encode(payload))
 

@@ -27,11 +27,13 @@ from typing import Any
 
 from hubsync import dlq, provenance
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
-from hubsync.delivery import Delivery, not_sent
+from hubsync.delivery import CONFIGURATION, Delivery, not_sent
 from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.redelivery import Redelivery
+from hubsync.schema.checks import SchemaChecks, definitions_fetcher, failure_message
+from hubsync.schema.settings import ObjectSettings
 from hubsync.sqs import OutgoingMessage, QueueSender
 from hubsync.types import BatchInput, SqsRecord
 
@@ -120,6 +122,11 @@ class UpdateReport:
     rate_limited: int = 0
     auth_failures: int = 0
     unproven_inputs: int = 0  # inputs HubSpot's 2xx answers did not account for (retried)
+    guided_splits: int = 0  # rejected batches split as HubSpot's error named them
+    property_reads: int = 0  # property definitions read from HubSpot
+    values_converted: int = 0  # values HubSpot takes only in another form, converted before sending
+    refused_before_sending: Counter[str] = field(default_factory=Counter)  # events, by HubSpot's code
+    definitions_unavailable: list[str] = field(default_factory=list)  # object types sent unchecked
     calls_by_status: Counter[str] = field(default_factory=Counter)
     applied_events: int = 0
     max_lag_ms: int | None = None  # receipt to application, the slowest applied event
@@ -163,8 +170,13 @@ class Updater:
         request_times: RequestTimes | None = None,
         in_doubt_hold_seconds: float = IN_DOUBT_HOLD_SECONDS,
         max_future_ms: int = DEFAULT_MAX_FUTURE_MS,
+        schema: SchemaChecks | None = None,
+        object_settings: ObjectSettings | None = None,
     ) -> None:
         self.delivery = delivery
+        self._schema = schema
+        self._object_settings = object_settings or ObjectSettings({})
+        self._misconfigured_logged: set[str] = set()
         self._dlq = dead_letters
         self._default_object_type = default_object_type
         self._max_receive_count = max_receive_count
@@ -187,13 +199,23 @@ class Updater:
         report = UpdateReport(messages=len(records))
         dead: list[_Pending] = []
         events, sources = self._read_all(records, dead)
+        reads_before = self.delivery.stats.property_reads
+        if self._schema is not None:
+            events, sources = self._check_values(self._schema, events, sources, dead, remaining_seconds, report)
         merged = merge(zip(events, sources, strict=True))
         requests = plan_requests(merged)
         report.events_merged = len(events) - len(merged)
         report.inputs = len(merged)
         report.requests = len(requests)
         stats = self.delivery.stats
-        before = (stats.calls, stats.isolation_calls, stats.rate_limited, stats.auth_failures, stats.unproven)
+        before = (
+            stats.calls,
+            stats.isolation_calls,
+            stats.rate_limited,
+            stats.auth_failures,
+            stats.unproven,
+            stats.guided_splits,
+        )
         statuses_before = Counter(stats.by_status)
         outcomes = self._run_all(requests, remaining_seconds, report)
         report.calls_by_status = stats.by_status - statuses_before
@@ -202,6 +224,8 @@ class Updater:
         report.rate_limited = stats.rate_limited - before[2]
         report.auth_failures = stats.auth_failures - before[3]
         report.unproven_inputs = stats.unproven - before[4]
+        report.guided_splits = stats.guided_splits - before[5]
+        report.property_reads = stats.property_reads - reads_before
         later: list[QueuedMessage] = []
         requeue: list[QueuedMessage] = []
         for request, outcome in zip(requests, outcomes, strict=True):
@@ -236,6 +260,49 @@ class Updater:
             events.append(event)
             sources.append(record)
         return events, sources
+
+    def _check_values(
+        self,
+        schema: SchemaChecks,
+        events: list[QueuedEvent],
+        sources: list[SqsRecord],
+        dead: list[_Pending],
+        remaining_seconds: Callable[[], float],
+        report: UpdateReport,
+    ) -> tuple[list[QueuedEvent], list[SqsRecord]]:
+        """The events HubSpot's property definitions allow, their values converted; each refused one
+        goes to ``dead`` with every reason, and costs no HubSpot call."""
+        checked = schema.check(events, definitions_fetcher(lambda path: self.delivery.get(path, remaining_seconds)))
+        report.values_converted = checked.converted_values
+        report.definitions_unavailable = checked.unavailable
+        if not checked.refused:
+            return events, sources
+        report.refused_before_sending = checked.refused_by_code()
+        for index, problems in checked.refused.items():
+            message = QueuedMessage.from_record(sources[index])
+            failure = dlq.Failure(dlq.VALIDATION_ERROR, failure_message(problems), None, problems[0].code)
+            dead.append(self._dead(message, _event_of(message.body), failure))
+        kept = [index for index in range(len(events)) if index not in checked.refused]
+        return [events[index] for index in kept], [sources[index] for index in kept]
+
+    def _misconfigured(self, object_type: str) -> str | None:
+        """Why inputs of this type cannot be upserted as OBJECT_SETTINGS says (its idProperty is not
+        unique by HubSpot's definitions); None when nothing is known against it."""
+        id_property = self._object_settings.upsert_id_properties().get(object_type)
+        known = self._schema.cache.known(object_type) if self._schema is not None and id_property else None
+        if known is None or id_property is None:
+            return None
+        definition = known.get(id_property)
+        if definition is not None and definition.unique:
+            return None
+        why = (
+            f"OBJECT_SETTINGS: {object_type} upserts by idProperty {id_property!r}, which is not a unique property "
+            "of it (hasUniqueValue): fix the setting; the events are kept meanwhile"
+        )
+        if object_type not in self._misconfigured_logged:
+            self._misconfigured_logged.add(object_type)
+            logger.error(why)
+        return why
 
     def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
@@ -292,13 +359,22 @@ class Updater:
     def _run(
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
+        upsert = self._object_settings.upserts(request.object_type, _id_property(request))
+        if upsert:
+            why = self._misconfigured(request.object_type)
+            if why is not None:
+                return not_sent(request.inputs, CONFIGURATION, why)
         if self._state is None:
             payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
-            return self.delivery.send(request.object_type, payload, remaining_seconds)
-        return self._run_in_order(request, remaining_seconds, report)
+            return self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)
+        return self._run_in_order(request, remaining_seconds, report, upsert)
 
     def _run_in_order(
-        self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
+        self,
+        request: BatchRequest[SqsRecord],
+        remaining_seconds: Callable[[], float],
+        report: UpdateReport,
+        upsert: bool = False,
     ) -> BatchOutcome:
         from hubsync.recordstate import LeaseLostError, RecordStateUnavailableError, superseded
 
@@ -326,7 +402,11 @@ class Updater:
                 outcome.superseded.add(trace)
                 continue
             payload[trace] = _input(item, trace, properties)
-        sent = self.delivery.send(request.object_type, payload, remaining_seconds) if payload else BatchOutcome()
+        sent = (
+            self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)
+            if payload
+            else BatchOutcome()
+        )
         outcome.absorb(sent)
         applied = {
             keys[trace]: {name: request.inputs[trace].property_times[name] for name in payload[trace]["properties"]}
@@ -501,6 +581,13 @@ def _unwrapped(raw: Any) -> Any:
             return {**event, "replayCount": (count if isinstance(count, int) else 0) + 1}
         return event
     return raw
+
+
+def _id_property(request: BatchRequest[Any]) -> str | None:
+    """A request's idProperty: requests are cut per (objectType, idProperty), so any input's."""
+    for item in request.inputs.values():
+        return item.id_property
+    return None
 
 
 def _input(item: MergedInput[Any], trace: str, properties: dict[str, str]) -> BatchInput:
