@@ -155,27 +155,33 @@ class CrmApi:
         return UpdateInput(record_id, properties, optional["idProperty"], optional["objectWriteTraceId"])
 
     def _refuse_duplicates(self, inputs: list[UpdateInput], targets: list[StoredRecord | None]) -> None:
-        # Observed: also when two inputs reach one record, one by id and one through idProperty.
-        keys = [record.id if record else item.id for item, record in zip(inputs, targets, strict=True)]
-        duplicates = list(dict.fromkeys(key for key in keys if keys.count(key) > 1))
+        # Observed: also when two inputs reach one record, one by id and one through idProperty. Inputs that
+        # reach no record are the same when they name the same value of the same property (or record id).
+        keys = [
+            ("", record.id) if record else (item.id_property or "", item.id)
+            for item, record in zip(inputs, targets, strict=True)
+        ]
+        duplicates = list(dict.fromkeys(key[1] for key in keys if keys.count(key) > 1))
         if duplicates:
             message = f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. IDs must be unique"
             raise self._refusal(400, message, context={"ids": duplicates})
 
     def _refuse_unique_clashes(
-        self, schema: ObjectSchema, inputs: list[UpdateInput], targets: list[StoredRecord | None]
+        self, schema: ObjectSchema, writes: Sequence[tuple[str | None, Mapping[str, str]]]
     ) -> None:
+        """409 when a write would give a unique value held by another record (or by another input) to a
+        record; `writes` pairs the record id each input writes to (None: none, nothing written) with its values."""
         claimed: dict[tuple[str, str], str] = {}
-        for item, record in zip(inputs, targets, strict=True):
+        for target, properties in writes:
             for name in schema.unique_properties():
-                value = item.properties.get(name)
-                if record is None or not value:
+                value = properties.get(name)
+                if target is None or not value:
                     continue
                 owner = self._store.owner(schema.name, name, value) or claimed.get((name, value))
-                if owner and owner != record.id:
+                if owner and owner != target:
                     message = f"A {schema.label} with {name}={value} already exists. Existing ID: {owner}"
                     raise self._refusal(409, message)
-                claimed[(name, value)] = record.id
+                claimed[(name, value)] = target
 
     def _written(self, schema: ObjectSchema, record: StoredRecord, item: UpdateInput) -> JsonObject:
         """The result for one applied input: the values sent plus the system properties."""
@@ -195,7 +201,9 @@ class CrmApi:
             targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
             self._refuse_duplicates(inputs, targets)
             self._refuse_invalid(schema, (item.properties for item in inputs))
-            self._refuse_unique_clashes(schema, inputs, targets)
+            pairs = zip(inputs, targets, strict=True)
+            writes = [(record.id if record else None, item.properties) for item, record in pairs]
+            self._refuse_unique_clashes(schema, writes)
             now = self._wall_ms()
             results = []
             for item, record in zip(inputs, targets, strict=True):
@@ -279,7 +287,7 @@ class CrmApi:
         with self._store.lock:
             record = self._one(schema, record_id, query)
             self._refuse_invalid(schema, [item.properties])
-            self._refuse_unique_clashes(schema, [item], [record])
+            self._refuse_unique_clashes(schema, [(record.id, item.properties)])
             self._store.write(schema, record, item.properties, self._wall_ms())
             return Answer(200, self._written(schema, record, item))
 
