@@ -1,7 +1,7 @@
 """A HubSpot CRM simulator: a real HTTP server with HubSpot's semantics, for tests and local runs.
 
 Answers, with HubSpot's bodies and status codes (see HUBSPOT.md for the observed ones):
-`POST /crm/v3/objects/{objectType}/batch/update` and `/batch/read`,
+`POST /crm/v3/objects/{objectType}/batch/update`, `/batch/upsert` and `/batch/read`,
 `GET /crm/v3/objects/{objectType}` (paged), `GET` and `PATCH /crm/v3/objects/{objectType}/{id}`, and the
 Properties API's reads `GET /crm/v3/properties/{objectType}` and `/{propertyName}`, served from the same
 definitions writes are validated against (definitions.py). Bearer-token auth, HubSpot's rate limits and

@@ -128,6 +128,7 @@ class Gateway:
             (None, "GET"): lambda: api.list_page(object_type, query, base_url),
             ("batch/update", "POST"): lambda: api.batch_update(object_type, body),
             ("batch/read", "POST"): lambda: api.batch_read(object_type, body),
+            ("batch/upsert", "POST"): lambda: api.batch_upsert(object_type, body),
         }
         key = rest if rest is None or rest.startswith("batch/") else "{id}"
         if key == "{id}" and rest is not None and "/" not in rest:
