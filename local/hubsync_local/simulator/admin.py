@@ -5,16 +5,32 @@ GET  /_simulator/calls                     {"calls": [{"method", "path", "status
 POST /_simulator/reset-calls               forget recorded calls
 GET  /_simulator/records/{objectType}      {"objectType", "records": {id: record}}
 POST /_simulator/records/{objectType}      body {"id"?, "properties": {...}} -> 201 {"id"}
-GET  /_simulator/faults                    the fault settings and pending script
+GET  /_simulator/faults                    the fault settings and pending scripts
 POST /_simulator/faults                    body: any of error_rate, error_statuses, latency_ms, reset_rate,
-                                           lie_rate, lie_modes, script (appended), clear_script, reset, seed
+                                           lie_rate, lie_modes, script (appended), clear_script, reset, seed;
+                                           for the Properties API only (never the above, see faults.py):
+                                           properties_script (appended), clear_properties_script,
+                                           properties_error_rate
+GET  /_simulator/properties/{objectType}   {"objectType", "results": [Property + validation rule, ...]}
+POST /_simulator/properties/{objectType}   body: one property in the seed format (definitions.py), added or
+                                           replacing the one of that name -> 200 the property as served;
+                                           "refuseValues": [...] in it sets a validation rule (below)
+POST /_simulator/validation-rules/{objectType}
+                                           body {"name", "refuseValues": [...], "refuseCode"?, "refuseMessage"?}:
+                                           an admin's property validation rule on an existing property, its
+                                           definition kept: writes of those values get the whole-batch 400
+                                           "Property values were not valid" with code INVALID_REGEX and the
+                                           message "<value> does not match the property's validation rules",
+                                           unless refuseCode / refuseMessage say otherwise; [] removes it
 GET  /_simulator/rate-limit                {"max_per_interval", "interval_ms", "daily"}
 POST /_simulator/rate-limit                same body; starts fresh counts
-POST /_simulator/reset                     records back to the seed, no calls, no faults, fresh counts
+POST /_simulator/reset                     records and definitions back to the seed, no calls, no faults,
+                                           fresh counts
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .body import Body
@@ -68,6 +84,11 @@ def _dispatch(sim: HubSpotSimulator, method: str, name: str, body: Body) -> Answ
                 settings.get("max_per_interval"), settings.get("interval_ms", 10_000), settings.get("daily")
             )
         return Answer(200, sim.rate_limit_settings())
+    area, _, object_type = name.partition("/")
+    if (area, method) in _DEFINITIONS:
+        if not sim.knows(object_type):
+            return _bad(f"unknown object type {object_type!r}", 404)
+        return _DEFINITIONS[(area, method)](sim, object_type, body)
     if name.startswith("records/") and method in ("GET", "POST"):
         object_type = name[len("records/") :]
         if method == "GET":
@@ -82,3 +103,28 @@ def _dispatch(sim: HubSpotSimulator, method: str, name: str, body: Body) -> Answ
         )
         return Answer(201, {"id": new_id})
     return _bad(f"no admin endpoint {method} {PREFIX}{name}", 404)
+
+
+def _define(sim: HubSpotSimulator, object_type: str, body: Body) -> Answer:
+    return Answer(200, sim.define_property(object_type, _object(body)))
+
+
+def _definitions(sim: HubSpotSimulator, object_type: str, body: Body) -> Answer:
+    return Answer(200, {"objectType": object_type, "results": sim.properties(object_type)})
+
+
+def _rule(sim: HubSpotSimulator, object_type: str, body: Body) -> Answer:
+    rule = _object(body)
+    name, refuse = rule.get("name"), rule.get("refuseValues", [])
+    unknown = set(rule) - {"name", "refuseValues", "refuseCode", "refuseMessage"}
+    if unknown or not isinstance(name, str) or not isinstance(refuse, list):
+        raise ValueError(f'a rule is {{"name", "refuseValues": [...], "refuseCode"?, "refuseMessage"?}}: {rule!r}')
+    code, message = rule.get("refuseCode"), rule.get("refuseMessage")
+    return Answer(200, sim.set_validation_rule(object_type, name, refuse, code, message))
+
+
+_DEFINITIONS: dict[tuple[str, str], Callable[[HubSpotSimulator, str, Body], Answer]] = {
+    ("properties", "POST"): _define,
+    ("properties", "GET"): _definitions,
+    ("validation-rules", "POST"): _rule,
+}

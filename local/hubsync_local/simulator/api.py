@@ -44,6 +44,23 @@ def property_names(query: Query, key: str = "properties") -> list[str] | None:
     return [name.strip() for value in query[key] for name in value.split(",") if name.strip()]
 
 
+def _upserted(item: UpdateInput, record: StoredRecord | None) -> UpdateInput:
+    """The input with the values a create writes: its idProperty set to the id it was looked up by."""
+    if record is not None or not item.id_property:
+        return item
+    return UpdateInput(item.id, {**item.properties, item.id_property: item.id}, item.id_property, item.trace_id)
+
+
+def _upsert_writes(
+    values: list[UpdateInput], targets: list[StoredRecord | None]
+) -> list[tuple[str | None, Mapping[str, str]]]:
+    # A record to be created has no id yet: a placeholder no stored record has stands for it.
+    return [
+        (record.id if record else (f"new:{index}" if item.id_property else None), item.properties)
+        for index, (item, record) in enumerate(zip(values, targets, strict=True))
+    ]
+
+
 class CrmApi:
     def __init__(self, store: Store, ids: CorrelationIds, wall_ms: Callable[[], int]) -> None:
         self._store = store
@@ -155,27 +172,33 @@ class CrmApi:
         return UpdateInput(record_id, properties, optional["idProperty"], optional["objectWriteTraceId"])
 
     def _refuse_duplicates(self, inputs: list[UpdateInput], targets: list[StoredRecord | None]) -> None:
-        # Observed: also when two inputs reach one record, one by id and one through idProperty.
-        keys = [record.id if record else item.id for item, record in zip(inputs, targets, strict=True)]
-        duplicates = list(dict.fromkeys(key for key in keys if keys.count(key) > 1))
+        # Observed: also when two inputs reach one record, one by id and one through idProperty. Inputs that
+        # reach no record are the same when they name the same value of the same property (or record id).
+        keys = [
+            ("", record.id) if record else (item.id_property or "", item.id)
+            for item, record in zip(inputs, targets, strict=True)
+        ]
+        duplicates = list(dict.fromkeys(key[1] for key in keys if keys.count(key) > 1))
         if duplicates:
             message = f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. IDs must be unique"
             raise self._refusal(400, message, context={"ids": duplicates})
 
     def _refuse_unique_clashes(
-        self, schema: ObjectSchema, inputs: list[UpdateInput], targets: list[StoredRecord | None]
+        self, schema: ObjectSchema, writes: Sequence[tuple[str | None, Mapping[str, str]]]
     ) -> None:
+        """409 when a write would give a unique value held by another record (or by another input) to a
+        record; `writes` pairs the record id each input writes to (None: none, nothing written) with its values."""
         claimed: dict[tuple[str, str], str] = {}
-        for item, record in zip(inputs, targets, strict=True):
+        for target, properties in writes:
             for name in schema.unique_properties():
-                value = item.properties.get(name)
-                if record is None or not value:
+                value = properties.get(name)
+                if target is None or not value:
                     continue
                 owner = self._store.owner(schema.name, name, value) or claimed.get((name, value))
-                if owner and owner != record.id:
+                if owner and owner != target:
                     message = f"A {schema.label} with {name}={value} already exists. Existing ID: {owner}"
                     raise self._refusal(409, message)
-                claimed[(name, value)] = record.id
+                claimed[(name, value)] = target
 
     def _written(self, schema: ObjectSchema, record: StoredRecord, item: UpdateInput) -> JsonObject:
         """The result for one applied input: the values sent plus the system properties."""
@@ -195,7 +218,9 @@ class CrmApi:
             targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
             self._refuse_duplicates(inputs, targets)
             self._refuse_invalid(schema, (item.properties for item in inputs))
-            self._refuse_unique_clashes(schema, inputs, targets)
+            pairs = zip(inputs, targets, strict=True)
+            writes = [(record.id if record else None, item.properties) for item, record in pairs]
+            self._refuse_unique_clashes(schema, writes)
             now = self._wall_ms()
             results = []
             for item, record in zip(inputs, targets, strict=True):
@@ -203,6 +228,55 @@ class CrmApi:
                     self._store.write(schema, record, item.properties, now)
                     results.append(self._written(schema, record, item))
         missing = [item for item, record in zip(inputs, targets, strict=True) if record is None]
+        errors = []
+        if missing:
+            traces = [item.trace_id for item in missing if item.trace_id]
+            errors.append(self._not_found_error(schema, [item.id for item in missing], traces))
+        return self._batch_answer(results, errors, started)
+
+    # -- batch upsert ----------------------------------------------------------------------------------
+
+    def batch_upsert(self, object_type: str, body: Body) -> Answer:
+        """Update the records the inputs find, create those an `idProperty` input does not find.
+
+        As HubSpot: `idProperty` must be unique; the whole batch is refused (400) for any invalid value or
+        duplicate, as batch/update is; each result says `new`. A created record gets the idProperty value
+        (it wins over a different value of that property in `properties`).
+        Chosen where HubSpot's behaviour is not documented: an input without `idProperty` names a record
+        id; HubSpot assigns record ids, so a missing one is not created but answered as batch/update
+        answers it (a 207 OBJECT_NOT_FOUND error naming it). A type HubSpot offers no create for
+        (partner services) is refused whole: 400 VALIDATION_ERROR, nothing read or written.
+        """
+        schema = self.schema(object_type)
+        if not schema.creatable:
+            message = (
+                f"Unable to perform upsert: {schema.label} objects cannot be created through the API; "
+                f"{schema.name} supports batch/update only"
+            )
+            raise self._refusal(400, message)
+        started = self._wall_ms()
+        inputs = [self._update_input(f"inputs[{i}]", item) for i, item in enumerate(self._inputs(self._json(body)))]
+        with self._store.lock:
+            for item in inputs:
+                self._check_id_property(schema, item.id_property, "update/upsert")
+            targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
+            self._refuse_duplicates(inputs, targets)
+            values = [_upserted(item, record) for item, record in zip(inputs, targets, strict=True)]
+            self._refuse_invalid(schema, (item.properties for item in values))
+            self._refuse_unique_clashes(schema, _upsert_writes(values, targets))
+            now = self._wall_ms()
+            results = []
+            for item, record in zip(values, targets, strict=True):
+                if record is None and not item.id_property:
+                    continue  # a record id that does not exist: listed in the errors below
+                new = record is None
+                if record is None:
+                    record = self._store.create(schema.name, item.properties, now)
+                else:
+                    self._store.write(schema, record, item.properties, now)
+                results.append({**self._written(schema, record, item), "new": new})
+        pairs = zip(inputs, targets, strict=True)
+        missing = [item for item, record in pairs if record is None and not item.id_property]
         errors = []
         if missing:
             traces = [item.trace_id for item in missing if item.trace_id]
@@ -279,7 +353,7 @@ class CrmApi:
         with self._store.lock:
             record = self._one(schema, record_id, query)
             self._refuse_invalid(schema, [item.properties])
-            self._refuse_unique_clashes(schema, [item], [record])
+            self._refuse_unique_clashes(schema, [(record.id, item.properties)])
             self._store.write(schema, record, item.properties, self._wall_ms())
             return Answer(200, self._written(schema, record, item))
 

@@ -13,6 +13,11 @@ A script entry decides one API request (admin endpoints never consume entries), 
 
 Random faults (`error_rate`, `reset_rate`, `lie_rate` with `lie_modes`) only apply when the script is
 empty. The generator is seedable.
+
+The Properties API (`GET /crm/v3/properties/...`) has knobs of its own and is never touched by the ones
+above, so a definitions read does not shift a script written for the Nth batch call:
+`properties_script` (the same entries, "lie:*" excepted: there is no batch to lie about) and
+`properties_error_rate` (a status from `error_statuses`, from a generator of its own, seeded alike).
 """
 
 from __future__ import annotations
@@ -47,7 +52,15 @@ class Fault:
 
 
 _PASS = Fault("pass")
-_SETTINGS = ("error_rate", "reset_rate", "latency_ms", "error_statuses", "lie_rate", "lie_modes")
+_SETTINGS = (
+    "error_rate",
+    "reset_rate",
+    "latency_ms",
+    "error_statuses",
+    "lie_rate",
+    "lie_modes",
+    "properties_error_rate",
+)
 
 
 def parse_entry(entry: ScriptEntry) -> Fault:
@@ -86,7 +99,10 @@ class Faults:
     def __init__(self, seed: int | None = None) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
+        self._properties_rng = random.Random(seed)
         self._script: deque[tuple[ScriptEntry, Fault]] = deque()
+        self._properties_script: deque[tuple[ScriptEntry, Fault]] = deque()
+        self._properties_error_rate = 0.0
         self._error_rate = 0.0
         self._reset_rate = 0.0
         self._lie_rate = 0.0
@@ -101,6 +117,14 @@ class Faults:
     @error_rate.setter
     def error_rate(self, value: float) -> None:
         self._error_rate = _fraction("error_rate", value)
+
+    @property
+    def properties_error_rate(self) -> float:
+        return self._properties_error_rate
+
+    @properties_error_rate.setter
+    def properties_error_rate(self, value: float) -> None:
+        self._properties_error_rate = _fraction("properties_error_rate", value)
 
     @property
     def reset_rate(self) -> float:
@@ -165,22 +189,38 @@ class Faults:
         with self._lock:
             return [answer for answer, _ in self._script]
 
+    def script_properties(self, *answers: ScriptEntry) -> None:
+        """Queue answers for the next Properties API requests only; "lie:*" is refused (ValueError)."""
+        parsed = [(answer, parse_entry(answer)) for answer in answers]
+        for answer, fault in parsed:
+            if fault.kind == "lie":
+                raise ValueError(f"lies are for batch/update, not the properties API: {answer!r}")
+        with self._lock:
+            self._properties_script.extend(parsed)
+
+    def pending_properties(self) -> list[ScriptEntry]:
+        with self._lock:
+            return [answer for answer, _ in self._properties_script]
+
     def seed(self, seed: int | None) -> None:
         with self._lock:
             self._rng.seed(seed)
+            self._properties_rng.seed(seed)
 
     def reset(self) -> None:
         """No faults: rates and latency back to 0, default statuses, empty script."""
         with self._lock:
             self._script.clear()
-            self._error_rate = self._reset_rate = self._lie_rate = 0.0
+            self._properties_script.clear()
+            self._error_rate = self._reset_rate = self._lie_rate = self._properties_error_rate = 0.0
             self._lie_modes = LIE_MODES
             self._latency_ms = 0
             self._error_statuses = DEFAULT_ERROR_STATUSES
 
     def update(self, settings: Mapping[str, Any]) -> None:
-        """Apply the admin endpoint's JSON: the fields above plus "reset", "seed", "script", "clear_script"."""
-        known = {"reset", "seed", "clear_script", "script", *_SETTINGS}
+        """Apply the admin endpoint's JSON: the fields above plus "reset", "seed", "script", "clear_script",
+        "properties_script" (appended) and "clear_properties_script"."""
+        known = {"reset", "seed", "clear_script", "script", "properties_script", "clear_properties_script", *_SETTINGS}
         unknown = set(settings) - known
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
@@ -193,10 +233,14 @@ class Faults:
         for name in _SETTINGS:
             if name in settings:
                 setattr(self, name, settings[name])
-        script = settings.get("script", [])
-        if not isinstance(script, list):
-            raise ValueError("script must be a list")
+        if settings.get("clear_properties_script"):
+            with self._lock:
+                self._properties_script.clear()
+        script, properties_script = settings.get("script", []), settings.get("properties_script", [])
+        if not isinstance(script, list) or not isinstance(properties_script, list):
+            raise ValueError("script and properties_script must be lists")
         self.script(*script)
+        self.script_properties(*properties_script)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -207,6 +251,8 @@ class Faults:
             "lie_rate": self.lie_rate,
             "lie_modes": list(self.lie_modes),
             "script": self.pending(),
+            "properties_error_rate": self.properties_error_rate,
+            "properties_script": self.pending_properties(),
         }
 
     def draw(self) -> Fault | None:
@@ -221,6 +267,17 @@ class Faults:
                 return Fault("status", self._rng.choice(self._error_statuses))
             if self._lie_rate and self._rng.random() < self._lie_rate:
                 return Fault("lie", mode=self._rng.choice(self._lie_modes))
+            return None
+
+    def draw_properties(self) -> Fault | None:
+        """The fault for the next Properties API request (its own script and rate), or None."""
+        with self._lock:
+            if self._properties_script:
+                fault = self._properties_script.popleft()[1]
+                return None if fault is _PASS else fault
+            rng = self._properties_rng
+            if self._properties_error_rate and rng.random() < self._properties_error_rate:
+                return Fault("status", rng.choice(self._error_statuses))
             return None
 
 

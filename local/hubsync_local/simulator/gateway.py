@@ -2,7 +2,8 @@
 
 Order and accounting: unknown routes (404) and bad credentials (401) are answered before anything is
 counted; an injected fault is answered before the rate limiter and takes no room in it; a 429 from the
-limiter takes no room either (see ratelimit.py).
+limiter takes no room either (see ratelimit.py). Properties API requests draw their faults from the
+properties knobs only (faults.py), and count against the same limits as every other API call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .api import CrmApi, Query
 from .body import Body
 from .faults import Fault, Faults
 from .lies import lie
+from .properties import PropertiesApi
 from .ratelimit import RateLimiter
 from .wire import (
     AUTH_MESSAGE,
@@ -31,6 +33,7 @@ from .wire import (
 )
 
 _OBJECTS = re.compile(r"/crm/v3/objects/(?P<type>[^/]+)(?:/(?P<rest>.+))?")
+_PROPERTIES = re.compile(r"/crm/v3/properties/(?P<type>[^/]+)(?:/(?P<name>[^/]+))?/?")
 _FAULT_MESSAGES = {
     423: "The account is locked while a large sync is in progress. Wait at least 2 seconds and retry.",
     477: "This account is being migrated. Retry after the number of seconds in the Retry-After header.",
@@ -48,8 +51,10 @@ class Gateway:
         token: str | None,
         limiter: RateLimiter,
         sleep: Callable[[float], None] | None = None,
+        properties: PropertiesApi | None = None,
     ):
         self.api = api
+        self.properties = properties
         self.sleep = sleep
         self.faults = faults
         self.ids = ids
@@ -63,13 +68,17 @@ class Gateway:
         """`headers` keys are lower-case."""
         if method == "POST" and path == TOKEN_INFO:
             return self._token_info(body)
-        endpoint = self._route(method, path, query, body, base_url)
+        definitions = _PROPERTIES.fullmatch(path)
+        if definitions is not None:
+            endpoint = self._properties_route(method, path, definitions, query)
+        else:
+            endpoint = self._route(method, path, query, body, base_url)
         if isinstance(endpoint, Answer):
             return endpoint
         if self.token is not None and headers.get("authorization", "") != f"Bearer {self.token}":
             return Answer(401, error_body("INVALID_AUTHENTICATION", AUTH_MESSAGE, self.ids.next()))
         limiter = self.limiter
-        fault = self.faults.draw()
+        fault = self.faults.draw() if definitions is None else self.faults.draw_properties()
         if fault is not None and fault.kind in ("lie", "late"):
             # These reach the endpoint (counted as HubSpot counts a request), then misbehave.
             endpoint = self._misbehaving(fault, endpoint, method, path, body)
@@ -119,6 +128,7 @@ class Gateway:
             (None, "GET"): lambda: api.list_page(object_type, query, base_url),
             ("batch/update", "POST"): lambda: api.batch_update(object_type, body),
             ("batch/read", "POST"): lambda: api.batch_read(object_type, body),
+            ("batch/upsert", "POST"): lambda: api.batch_upsert(object_type, body),
         }
         key = rest if rest is None or rest.startswith("batch/") else "{id}"
         if key == "{id}" and rest is not None and "/" not in rest:
@@ -131,6 +141,19 @@ class Gateway:
         if any(route_key == key for route_key, _ in routes):
             return Answer(405, error_body("METHOD_NOT_ALLOWED", f"{method} is not allowed on {path}", self.ids.next()))
         return Answer(404, error_body("NOT_FOUND", f"No endpoint at {path}", self.ids.next()))
+
+    def _properties_route(self, method: str, path: str, match: re.Match[str], query: Query) -> Endpoint | Answer:
+        properties = self.properties
+        if properties is None:
+            return Answer(404, error_body("NOT_FOUND", f"No endpoint at {path}", self.ids.next()))
+        if method != "GET":
+            # HubSpot also creates, updates and archives properties here; the simulator only reads them.
+            return Answer(405, error_body("METHOD_NOT_ALLOWED", f"{method} is not allowed on {path}", self.ids.next()))
+        object_type, name = unquote(match["type"]), match["name"]
+        if name is None:
+            return lambda: properties.get_all(object_type, query)
+        property_name = unquote(name)
+        return lambda: properties.get_one(object_type, property_name, query)
 
     def _call(self, endpoint: Endpoint) -> Answer:
         try:

@@ -1,45 +1,107 @@
 """Object types, property definitions and HubSpot's value rules.
 
-A schema can also be given in a seed (see `seed.py`) as a dict shaped like HubSpot's Properties API:
-
-    {"label": "PARTNER_SERVICE", "aliases": ["partner_service"], "defaultProperties": ["hs_object_id"],
-     "properties": [{"name": "colour", "type": "enumeration", "fieldType": "select",
-                     "options": ["red", {"value": "blue"}], "hasUniqueValue": false, "readOnlyValue": false}]}
-
-`type` is one of string, number, bool, date, datetime, enumeration; `fieldType` tells select / radio
-(one option) from checkbox (`;`-separated options). hs_object_id, hs_createdate and hs_lastmodifieddate
-are added to every schema, read-only and computed from the record.
+The definitions here are the one source for both what the Properties API answers (definitions.py renders
+them) and how writes are validated (`ObjectSchema.check`), so the two cannot disagree. The seed format is
+in definitions.py. hs_object_id, hs_createdate and hs_lastmodifieddate are added to every schema,
+read-only and computed from the record.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from .wire import JsonObject
 
 MS_PER_DAY = 86_400_000
+# When the built-in and seeded definitions say they were created (HubSpot shows createdAt/updatedAt).
+DEFINED_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 _INTEGER = re.compile(r"-?\d+")
 # HubSpot number properties take plain decimals ("17", "-3.25", "1e3"); no spaces, separators or NaN.
 _DECIMAL = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 TYPES = ("string", "number", "bool", "date", "datetime", "enumeration")
 MULTI_FIELD_TYPES = ("checkbox",)
+# A value refused by an admin's validation rule (`refuseValues`): HubSpot's rule failures carry a code per
+# rule type (its changelog shows INVALID_ALPHA for "letters only"); a list of refused values is what a
+# regex rule does, hence this default. `refuseCode` / `refuseMessage` in the seed format override both.
+RULE_CODE = "INVALID_REGEX"
+RULE_MESSAGE = "{value} does not match the property's validation rules"
+
+
+def human_label(value: str) -> str:
+    """option_a -> "Option A", chocolate -> "Chocolate": the labels the built-in options carry."""
+    return " ".join(word.capitalize() for word in value.split("_"))
+
+
+@dataclass(frozen=True)
+class Option:
+    """An enumeration option. Writes must send `value`; `label` is what people see. Hidden options are
+    hidden in HubSpot's forms and UI, but still valid values for API writes."""
+
+    value: str
+    label: str
+    hidden: bool = False
+    display_order: int = 0
+    description: str = ""
+
+
+def options(*values: str, hidden: Iterable[str] = ()) -> tuple[Option, ...]:
+    """Options with human labels in the order given; `hidden` names the hidden ones."""
+    hidden_values = set(hidden)
+    return tuple(Option(v, human_label(v), v in hidden_values, order) for order, v in enumerate(values))
+
+
+# HubSpot's booleancheckbox properties list true/false as options labelled Yes/No.
+BOOL_OPTIONS = (Option("true", "Yes", False, 0), Option("false", "No", False, 1))
 
 
 @dataclass(frozen=True)
 class PropertyDef:
-    """One property. `system` names what a computed read-only property shows: id, created or modified."""
+    """One property. `system` names what a computed read-only property shows: id, created or modified.
+
+    `read_only` is HubSpot's modificationMetadata.readOnlyValue; `calculated` properties are read-only for
+    writes too. `external_options`: the options live elsewhere (the API lists none, any value is accepted
+    here, as HubSpot validates those elsewhere). `refuse_values`: an admin's validation rule.
+    """
 
     name: str
     type: str
     field_type: str = "text"
-    options: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
     unique: bool = False
     read_only: bool = False
     system: str | None = None
+    label: str = ""
+    group_name: str = ""
+    description: str = ""
+    calculated: bool = False
+    external_options: bool = False
+    hidden: bool = False
+    hubspot_defined: bool = False
+    read_only_definition: bool = False
+    form_field: bool = True
+    display_order: int = -1
+    calculation_formula: str | None = None
+    refuse_values: frozenset[str] = frozenset()
+    refuse_code: str = RULE_CODE
+    refuse_message: str | None = None
+    created_ms: int = DEFINED_MS
+    updated_ms: int = DEFINED_MS
+    allowed: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", frozenset(option.value for option in self.options))
+
+    @property
+    def shown_label(self) -> str:
+        return self.label or human_label(self.name)
+
+    @property
+    def writable(self) -> bool:
+        return not (self.read_only or self.calculated or self.system)
 
 
 @dataclass(frozen=True)
@@ -59,13 +121,16 @@ class PropertyFailure:
 
 @dataclass(frozen=True)
 class ObjectSchema:
-    """An object type: `label` is the upper-case singular HubSpot uses in messages (PARTNER_SERVICE)."""
+    """An object type: `label` is the upper-case singular HubSpot uses in messages (PARTNER_SERVICE).
+    `creatable` False: HubSpot offers no create for the type (partner services), so no upsert either."""
 
     name: str
     label: str
     properties: Mapping[str, PropertyDef]
     default_properties: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    creatable: bool = True
+    group_name: str = ""
 
     def is_unique(self, name: str) -> bool:
         prop = self.properties.get(name)
@@ -77,16 +142,27 @@ class ObjectSchema:
     def unique_properties(self) -> list[str]:
         return [name for name in self.properties if self.is_unique(name)]
 
-    def check(self, name: str, value: str) -> PropertyFailure | None:
-        """None when `value` may be written to property `name`; "" (clear) is always allowed."""
+    def check(self, name: str, value: str, *, as_hubspot: bool = False) -> PropertyFailure | None:
+        """None when `value` may be written to property `name`; "" (clear) is always allowed.
+
+        `as_hubspot`: the write is HubSpot's own (a seeded record), which may set read-only and calculated
+        values and is not held to the account's validation rules; the computed system properties stay off.
+        """
         prop = self.properties.get(name)
         if prop is None:
             return PropertyFailure(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
-        if prop.read_only:
+        if prop.system or not (prop.writable or as_hubspot):
             return PropertyFailure(name, "READ_ONLY_VALUE", f"{name} is a read only property; its value cannot be set.")
         if value == "":
             return None
-        return check_value(prop, value)
+        return check_value(prop, value) or (None if as_hubspot else check_rules(prop, value))
+
+
+def _parts(prop: PropertyDef, value: str) -> list[str]:
+    # A leading or doubled ";" is how clients append to a multi-select; empty parts are ignored.
+    if prop.field_type in MULTI_FIELD_TYPES:
+        return [part for part in value.split(";") if part]
+    return [value]
 
 
 def check_value(prop: PropertyDef, value: str) -> PropertyFailure | None:
@@ -97,12 +173,20 @@ def check_value(prop: PropertyDef, value: str) -> PropertyFailure | None:
         return _check_date(prop.name, value)
     if prop.type == "datetime" and not _is_datetime(value):
         return PropertyFailure(prop.name, "INVALID_LONG", f"{value} was not a valid long.")
-    if prop.type in ("bool", "enumeration"):
-        parts = value.split(";") if prop.field_type in MULTI_FIELD_TYPES else [value]
-        # A leading or doubled ";" is how clients append to a multi-select; empty parts are ignored.
-        for part in parts:
-            if (part or prop.field_type not in MULTI_FIELD_TYPES) and part not in prop.options:
+    if prop.type == "bool" or (prop.type == "enumeration" and not prop.external_options):
+        # The option's value, never its label ("Option A" for option_a is refused, as HubSpot does).
+        for part in _parts(prop, value):
+            if part not in prop.allowed:
                 return PropertyFailure(prop.name, "INVALID_OPTION", f"{part} was not one of the allowed options")
+    return None
+
+
+def check_rules(prop: PropertyDef, value: str) -> PropertyFailure | None:
+    """An admin's validation rule: values the definition allows but the account refuses."""
+    for part in (value, *_parts(prop, value)):
+        if part in prop.refuse_values:
+            message = prop.refuse_message or RULE_MESSAGE.format(value=part)
+            return PropertyFailure(prop.name, prop.refuse_code, message)
     return None
 
 
@@ -132,99 +216,124 @@ def _is_datetime(value: str) -> bool:
     return True
 
 
+def _system(name: str, kind: str, label: str, system: str) -> PropertyDef:
+    return PropertyDef(
+        name,
+        kind,
+        "number" if kind == "number" else "date",
+        read_only=True,
+        system=system,
+        label=label,
+        hubspot_defined=True,
+        read_only_definition=True,
+        form_field=False,
+    )
+
+
 SYSTEM_PROPERTIES = (
-    PropertyDef("hs_object_id", "number", "number", read_only=True, system="id"),
-    PropertyDef("hs_createdate", "datetime", "date", read_only=True, system="created"),
-    PropertyDef("hs_lastmodifieddate", "datetime", "date", read_only=True, system="modified"),
+    _system("hs_object_id", "number", "Record ID", "id"),
+    _system("hs_createdate", "datetime", "Object create date/time", "created"),
+    _system("hs_lastmodifieddate", "datetime", "Object last modified date/time", "modified"),
 )
 
 
 def build_schema(
     name: str,
     label: str,
-    properties: list[PropertyDef],
+    properties: Iterable[PropertyDef],
     default_properties: tuple[str, ...] = (),
     aliases: tuple[str, ...] = (),
+    **settings: Any,
 ) -> ObjectSchema:
-    props = {prop.name: prop for prop in properties}
+    """A schema with the system properties added; `settings`: creatable, group_name."""
+    group = str(settings.get("group_name") or f"{name.rstrip('s')}information")
+    props = {prop.name: prop if prop.group_name else _in_group(prop, group) for prop in properties}
     for system in SYSTEM_PROPERTIES:
-        props.setdefault(system.name, system)
+        props.setdefault(system.name, _in_group(system, group))
     defaults = default_properties or ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
-    return ObjectSchema(name, label, props, defaults, aliases)
+    return ObjectSchema(name, label, props, defaults, aliases, bool(settings.get("creatable", True)), group)
 
 
-def schema_from_dict(name: str, data: Mapping[str, Any]) -> ObjectSchema:
-    """Build a schema from the seed format in this module's docstring; ValueError when malformed."""
-    properties = [_property_from_dict(item) for item in data.get("properties", [])]
-    label = str(data.get("label") or name.rstrip("s").upper())
-    defaults = tuple(str(item) for item in data.get("defaultProperties", ()))
-    aliases = tuple(str(item) for item in data.get("aliases", ()))
-    return build_schema(name, label, properties, defaults, aliases)
-
-
-def _property_from_dict(item: Mapping[str, Any]) -> PropertyDef:
-    name, kind = item.get("name"), item.get("type", "string")
-    if not isinstance(name, str) or kind not in TYPES:
-        raise ValueError(f"property needs a name and a type among {TYPES}: {dict(item)!r}")
-    options = tuple(str(opt["value"] if isinstance(opt, Mapping) else opt) for opt in item.get("options", ()))
-    if kind == "bool" and not options:
-        options = ("true", "false")
-    read_only = bool(item.get("readOnlyValue") or item.get("modificationMetadata", {}).get("readOnlyValue"))
-    default_field = {"bool": "booleancheckbox", "enumeration": "select", "number": "number", "date": "date"}
-    return PropertyDef(
-        name=name,
-        type=kind,
-        field_type=str(item.get("fieldType") or default_field.get(kind, "text")),
-        options=options,
-        unique=bool(item.get("hasUniqueValue", False)),
-        read_only=read_only,
-    )
+def _in_group(prop: PropertyDef, group: str) -> PropertyDef:
+    return replace(prop, group_name=group)
 
 
 def _partner_services() -> ObjectSchema:
     # Properties of HubSpot's documented partner-services example; "choice_*" are the options its example
-    # record uses, "option_*" the ones the project's tests use.
+    # record uses, "option_*" the ones the project's tests use. The last four carry the definition
+    # features writes must respect: a hidden option, calculated, read-only value, external options.
+    dropdown = ("option_a", "option_b", "option_c", "choice_a", "choice_b", "choice_c", "option_retired")
     return build_schema(
         "partner_services",
         "PARTNER_SERVICE",
         [
-            PropertyDef("property_string", "string"),
-            PropertyDef("property_number", "number", "number"),
-            PropertyDef("property_checkbox", "bool", "booleancheckbox", ("true", "false")),
-            PropertyDef("property_date", "date", "date"),
+            PropertyDef("property_string", "string", label="String"),
+            PropertyDef("property_number", "number", "number", label="Number"),
+            PropertyDef("property_checkbox", "bool", "booleancheckbox", BOOL_OPTIONS, label="Checkbox"),
+            PropertyDef("property_date", "date", "date", label="Date"),
             PropertyDef(
                 "property_dropdown",
                 "enumeration",
                 "select",
-                ("option_a", "option_b", "option_c", "choice_a", "choice_b", "choice_c"),
+                options(*dropdown, hidden=["option_retired"]),
+                label="Dropdown",
             ),
             PropertyDef(
-                "property_multiple_checkboxes", "enumeration", "checkbox", ("chocolate", "strawberry", "vanilla")
+                "property_multiple_checkboxes",
+                "enumeration",
+                "checkbox",
+                options("chocolate", "strawberry", "vanilla"),
+                label="Multiple checkboxes",
             ),
-            PropertyDef("property_radio", "enumeration", "radio", ("option_1", "option_2")),
-            PropertyDef("my_unique_property_name", "string", unique=True),
-            PropertyDef("property_datetime", "datetime", "date"),
+            PropertyDef("property_radio", "enumeration", "radio", options("option_1", "option_2"), label="Radio"),
+            PropertyDef("my_unique_property_name", "string", unique=True, label="My unique property"),
+            PropertyDef("property_datetime", "datetime", "date", label="Date and time"),
+            PropertyDef(
+                "property_calculated",
+                "number",
+                "calculation_equation",
+                label="Calculated",
+                calculated=True,
+                calculation_formula="property_number * 2",
+                form_field=False,
+            ),
+            PropertyDef("property_read_only", "string", label="Read-only value", read_only=True, form_field=False),
+            PropertyDef("property_external", "enumeration", "select", label="External options", external_options=True),
         ],
         aliases=("partner_service",),
+        creatable=False,
+        group_name="partner_service_information",
     )
 
 
 def _contacts() -> ObjectSchema:
     stages = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
+    stage_labels = ("Subscriber", "Lead", "Marketing Qualified Lead", "Sales Qualified Lead", "Opportunity")
+    stage_options = tuple(
+        Option(value, label, False, order)
+        for order, (value, label) in enumerate(
+            zip((*stages, "evangelist", "other"), (*stage_labels, "Customer", "Evangelist", "Other"), strict=True)
+        )
+    )
+
+    def defined(name: str, kind: str, label: str, **more: Any) -> PropertyDef:
+        return PropertyDef(name, kind, label=label, hubspot_defined=True, **more)
+
     return build_schema(
         "contacts",
         "CONTACT",
         [
-            PropertyDef("email", "string", unique=True),
-            PropertyDef("firstname", "string"),
-            PropertyDef("lastname", "string"),
-            PropertyDef("phone", "string"),
-            PropertyDef("lifecyclestage", "enumeration", "radio", (*stages, "evangelist", "other")),
-            PropertyDef("createdate", "datetime", "date", read_only=True, system="created"),
-            PropertyDef("lastmodifieddate", "datetime", "date", read_only=True, system="modified"),
+            defined("email", "string", "Email", unique=True),
+            defined("firstname", "string", "First Name"),
+            defined("lastname", "string", "Last Name"),
+            defined("phone", "string", "Phone Number"),
+            defined("lifecyclestage", "enumeration", "Lifecycle Stage", field_type="radio", options=stage_options),
+            _system("createdate", "datetime", "Create Date", "created"),
+            _system("lastmodifieddate", "datetime", "Last Modified Date", "modified"),
         ],
         ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
         aliases=("contact", "0-1"),
+        group_name="contactinformation",
     )
 
 

@@ -3,12 +3,14 @@
 Format (every key optional):
 
     {
-      "schemas": {"<objectType>": <schema, see schema.py>},          # added to / replacing the built-ins
+      "schemas": {"<objectType>": <schema, see definitions.py>},          # added to / replacing the built-ins
       "records": {"<objectType>": [{"id": "1001", "properties": {"property_string": "..."},
                                     "createdAt": "2024-01-15T09:30:00.000Z"}]}
     }
 
-Records are checked like writes (known properties, valid values, unique values unique). `seed=None`
+Records are checked like writes (known properties, valid values, unique values unique), except that they
+may set read-only and calculated values and are not held to validation rules (`refuseValues`): HubSpot
+itself writes those. `seed=None`
 loads the bundled `seed.json` (20 partner_services 1001..1020 and 3 contacts); `seed={}` starts empty.
 """
 
@@ -22,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .schema import ObjectSchema, default_schemas, schema_from_dict
+from .definitions import schema_from_dict
+from .schema import ObjectSchema, default_schemas
 from .store import Store
 
 DEFAULT_SEED_PATH = Path(__file__).with_name("seed.json")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,12 +18,15 @@ from .admin import PREFIX, handle_admin
 from .api import CrmApi
 from .body import Body
 from .calls import Call, CallLog
+from .definitions import property_from_dict, property_to_api, rule_to_admin
 from .faults import Faults
 from .gateway import Gateway
+from .properties import PropertiesApi
 from .ratelimit import RateLimiter
+from .schema import RULE_CODE
 from .seed import Seed, SeedSource, load_seed, populate
 from .server import SimulatorServer, serve_in_thread
-from .store import Store, render
+from .store import Store, StoreError, render
 from .wire import Answer, CorrelationIds, JsonObject
 
 
@@ -61,7 +65,13 @@ class HubSpotSimulator:
         self.faults = Faults(random_seed)
         limiter = RateLimiter(rate_limit, interval_ms, daily_limit, clock)
         self._gateway = Gateway(
-            CrmApi(self._store, self._ids, self._wall_ms), self.faults, self._ids, token, limiter, sleep
+            CrmApi(self._store, self._ids, self._wall_ms),
+            self.faults,
+            self._ids,
+            token,
+            limiter,
+            sleep,
+            PropertiesApi(self._store, self._ids),
         )
         # The private app's scopes, as HubSpot's token-info endpoint reports them: read and write on every type.
         self.scopes = [
@@ -155,6 +165,43 @@ class HubSpotSimulator:
         """Create a record (values checked as for writes); returns its id. StoreError (ValueError) if refused."""
         return self._store.add(object_type, properties, record_id)
 
+    def knows(self, object_type: str) -> bool:
+        """Whether `object_type` is a type (or an alias of one) the simulator serves."""
+        return self._store.schema(object_type) is not None
+
+    def define_property(self, object_type: str, definition: Mapping[str, Any]) -> JsonObject:
+        """Add a property (seed format, definitions.py) to a type, or replace the one of that name; served
+        and enforced from the next request on. Returns it as the Properties API shows it, plus its
+        validation rule. ValueError (StoreError) when malformed, unknown type or a system property."""
+        prop = self._store.define(object_type, property_from_dict(definition))
+        return {**property_to_api(prop), **rule_to_admin(prop)}
+
+    def set_validation_rule(
+        self, object_type: str, name: str, refuse: Iterable[str], code: str | None = None, message: str | None = None
+    ) -> JsonObject:
+        """An admin's validation rule on an existing property, its definition otherwise kept: writes of a
+        value in `refuse` get a whole-batch 400 (see definitions.py for the default code and message).
+        An empty `refuse` removes the rule. StoreError (ValueError) for an unknown type or property."""
+        schema = self._store.known(object_type)
+        old = schema.properties.get(name)
+        if old is None:
+            raise StoreError(f"{schema.name} has no property {name!r}")
+        values = [refuse] if isinstance(refuse, str) else list(refuse)
+        if not all(isinstance(value, str) for value in values):
+            raise StoreError("refuseValues must be a list of strings")
+        if not isinstance(code, str | None) or not isinstance(message, str | None):
+            raise StoreError("refuseCode and refuseMessage must be strings")
+        rule = replace(
+            old, refuse_values=frozenset(values), refuse_code=code or RULE_CODE, refuse_message=message or None
+        )
+        prop = self._store.define(object_type, rule)
+        return {**property_to_api(prop), **rule_to_admin(prop)}
+
+    def properties(self, object_type: str) -> list[JsonObject]:
+        """Every property of a type as `define_property` returns it. StoreError for an unknown type."""
+        schema = self._store.known(object_type)
+        return [{**property_to_api(prop), **rule_to_admin(prop)} for prop in schema.properties.values()]
+
     def set_rate_limit(self, max_per_interval: int | None, interval_ms: int = 10_000, daily: int | None = None) -> None:
         """New limits with fresh counts; None turns a limit (and its headers) off."""
         self._gateway.limiter = RateLimiter(max_per_interval, interval_ms, daily, self._clock)
@@ -168,9 +215,10 @@ class HubSpotSimulator:
         }
 
     def reset(self) -> None:
-        """Records back to the seed, no recorded calls, no faults, fresh rate-limit counts."""
+        """Records and property definitions back to the seed, no recorded calls, no faults, fresh
+        rate-limit counts."""
         with self._store.lock:
-            self._store.clear()
+            self._store.restore(self._seed.schemas)
             populate(self._store, self._seed)
         self.reset_calls()
         self.faults.reset()

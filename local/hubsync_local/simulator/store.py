@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .schema import ObjectSchema
+from .schema import ObjectSchema, PropertyDef
 from .wire import JsonObject, iso_ms
 
 
@@ -41,6 +41,51 @@ class Store:
         self._unique: dict[str, dict[str, dict[str, str]]] = {
             name: {prop: {} for prop in s.unique_properties()} for name, s in self._schemas.items()
         }
+
+    def define(self, object_type: str, prop: PropertyDef) -> PropertyDef:
+        """Add a property to a type or replace the one of that name (definitions changing at run time).
+
+        Stored values stay as they are, as HubSpot keeps them when an option is removed. A property made
+        unique must hold unique values already; the computed system properties cannot be redefined.
+        """
+        with self.lock:
+            schema = self.known(object_type)
+            old = schema.properties.get(prop.name)
+            if old is not None and old.system:
+                raise StoreError(f"{prop.name} is computed from the record; the simulator cannot redefine it")
+            now = self._wall_ms()
+            prop = replace(
+                prop,
+                group_name=prop.group_name or (old.group_name if old else schema.group_name),
+                created_ms=old.created_ms if old else now,
+                updated_ms=now,
+            )
+            changed = replace(schema, properties={**schema.properties, prop.name: prop})
+            index = self._unique[schema.name]
+            if changed.is_unique(prop.name) and prop.name not in index:
+                index[prop.name] = self._index_of(schema.name, prop.name)
+            elif not changed.is_unique(prop.name):
+                index.pop(prop.name, None)
+            self._schemas[schema.name] = changed
+            return prop
+
+    def _index_of(self, object_type: str, prop: str) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for record in self._records[object_type].values():
+            value = record.properties.get(prop)
+            if value is None:
+                continue
+            if value in index:
+                raise StoreError(f"{prop} cannot be unique: records {index[value]} and {record.id} share {value!r}")
+            index[value] = record.id
+        return index
+
+    def restore(self, schemas: Mapping[str, ObjectSchema]) -> None:
+        """Back to `schemas` (the seed's definitions) with no records."""
+        with self.lock:
+            self._schemas = {name: schemas[name] for name in self._schemas}
+            self._unique = {name: {prop: {} for prop in s.unique_properties()} for name, s in self._schemas.items()}
+            self.clear()
 
     def schema(self, object_type: str) -> ObjectSchema | None:
         name = self._aliases.get(object_type) or self._aliases.get(object_type.lower())
@@ -81,11 +126,21 @@ class Store:
         created_ms: int | None = None,
     ) -> str:
         """Create a record after checking its values; returns its id (the next number when none is given)."""
+        return self.create(object_type, properties, created_ms, record_id).id
+
+    def create(
+        self,
+        object_type: str,
+        properties: Mapping[str, str],
+        created_ms: int | None = None,
+        record_id: str | None = None,
+    ) -> StoredRecord:
+        """`add`, returning the stored record."""
         with self.lock:
             schema = self.known(object_type)
             records = self._records[schema.name]
             for name, value in properties.items():
-                failure = schema.check(name, value) if isinstance(value, str) else None
+                failure = schema.check(name, value, as_hubspot=True) if isinstance(value, str) else None
                 if not isinstance(value, str) or failure:
                     raise StoreError(failure.message if failure else f"{name}: values are strings")
                 if schema.is_unique(name) and value and self.owner(schema.name, name, value):
@@ -96,7 +151,7 @@ class Store:
             now = self._wall_ms() if created_ms is None else created_ms
             records[new_id] = StoredRecord(new_id, {}, now, now)
             self.write(schema, records[new_id], properties, now)
-            return new_id
+            return records[new_id]
 
     @staticmethod
     def _next_id(records: Mapping[str, StoredRecord]) -> str:
