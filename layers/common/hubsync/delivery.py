@@ -83,10 +83,12 @@ class Delivery:
         clock: Callable[[], float] = time.monotonic,
         daily_recheck_seconds: float = DAILY_LIMIT_PROBE_SECONDS,
         on_refused_values: Callable[[str], None] | None = None,
+        guided_isolation: bool = True,
     ) -> None:
         self._hubspot = hubspot
         # Told the object type when HubSpot refuses values by property (the definitions may have changed).
         self._on_refused_values = on_refused_values
+        self._guided = guided_isolation  # False: blind bisection (the benchmark's baseline)
         self._daily_recheck = daily_recheck_seconds
         self._limiter = limiter
         self._policy = policy or RetryPolicy()
@@ -180,7 +182,7 @@ class Delivery:
     def _guided_groups(self, pending: dict[str, BatchInput], named: dict[str, list[str]]) -> list[list[str]] | None:
         """The groups HubSpot's error suggests: the inputs it does not point at first, in one request,
         then those carrying a refused value (alone, when few), or those carrying a named property."""
-        if not named:
+        if not named or not self._guided:
             return None
         by_value, by_name = suspects(pending, named)
         pointed = by_value or by_name
