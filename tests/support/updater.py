@@ -22,6 +22,8 @@ __all__ = ["OBJECT", "T0", "TOKEN", "event", "make_updater", "messages", "plenty
 
 
 def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5, **kwargs: Any) -> Updater:
+    """``schema`` (a hubsync.schema.checks.SchemaChecks), if given, is wired as the factory wires it."""
+    schema = kwargs.get("schema")
     delivery = Delivery(
         HubSpotClient(sim.url, TOKEN, timeout_seconds=kwargs.pop("timeout_seconds", 5)),
         kwargs.pop("limiter", None),
@@ -29,6 +31,8 @@ def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_coun
         call_seconds=6,
         reserve_seconds=1,
         sleep=lambda _: None,  # waits are the policy's business; tests need not wait them out
+        on_refused_values=schema.cache.suspect if schema is not None else None,
+        guided_isolation=kwargs.pop("guided_isolation", True),
     )
     return Updater(
         delivery,
