@@ -127,6 +127,7 @@ def test_inspect_replay_pause_resume_and_doctor(stack: LocalStack, capsys: Any) 
     assert code == 0, out
     assert all(line.startswith("✓") for line in own_lines(out))
     assert "token scopes" in out and "object type partner_services" in out
+    assert "property definitions partner_services" in out and "object settings: every type updated" in out
 
     secrets = client("secretsmanager", stack.aws_endpoint_url)
     assert stack.resources is not None

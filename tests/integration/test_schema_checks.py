@@ -338,3 +338,32 @@ def test_without_checks_values_go_as_they_are(
         messages([event("1001", 1, property_dropdown="Option B")]), plenty_of_time
     )
     assert report.dead_lettered["VALIDATION_ERROR"] == 1 and property_reads(sim) == []
+
+
+def test_doctor_checks_object_settings_and_that_definitions_are_readable(hubspot_simulator: HubSpotSimulator) -> None:
+    from hubsync_local.ops.doctor import Doctor
+    from hubsync_local.ops.targets import Target
+
+    sim = hubspot_simulator
+    doctor = Doctor(Target(), ["contacts"])
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    found: list[Any] = []
+    assert (
+        doctor._object_settings({"OBJECT_SETTINGS": '{"partner_services": {"writeMode": "upsert"}}'}, found)[0] is False
+    )
+    ok, detail = doctor._object_settings(
+        {"OBJECT_SETTINGS": '{"contacts": {"writeMode": "upsert", "idProperty": "phone"}}'}, found
+    )
+    assert ok and detail == "contacts: upsert"
+    ok, detail = doctor._definitions(sim.url, "contacts", headers, found[0])
+    assert not ok and "'phone', which is not a unique property" in detail
+    ok, detail = doctor._definitions(
+        sim.url,
+        "contacts",
+        headers,
+        parse_object_settings('{"contacts": {"writeMode": "upsert", "idProperty": "email"}}'),
+    )
+    assert ok and "properties readable" in detail
+    sim.faults.update({"properties_script": [403]})
+    ok, detail = doctor._definitions(sim.url, "contacts", headers, found[0])
+    assert not ok and "HTTP 403" in detail and "unchecked" in detail

@@ -72,7 +72,51 @@ class Doctor:
             self.check("token scopes", lambda: self._scopes(base, token[0], types))
             for object_type in types:
                 self.check(f"object type {object_type}", lambda t=object_type: self._readable(base, t, headers))  # type: ignore[misc]
+            settings: list[Any] = []
+            if self.check("object settings", lambda: self._object_settings(env, settings)):
+                for object_type in sorted({*types, *settings[0].by_type}):
+                    self.check(
+                        f"property definitions {object_type}",
+                        lambda t=object_type: self._definitions(base, t, headers, settings[0]),  # type: ignore[misc]
+                    )
         return self.checks
+
+    @staticmethod
+    def _object_settings(env: dict[str, str], found: list[Any]) -> tuple[bool, str]:
+        from hubsync.exceptions import ConfigurationError
+        from hubsync.schema.settings import parse_object_settings
+
+        try:
+            settings = parse_object_settings(env.get("OBJECT_SETTINGS"))
+        except ConfigurationError as exc:
+            return False, f"{exc.message} (template parameter ObjectSettings)"
+        found.append(settings)
+        modes = {name: setting.write_mode for name, setting in settings.by_type.items()}
+        return True, ", ".join(f"{name}: {mode}" for name, mode in sorted(modes.items())) or "every type updated"
+
+    def _definitions(self, base: str, object_type: str, headers: dict[str, str], settings: Any) -> tuple[bool, str]:
+        """The updater reads these to check values before sending; an upsert's idProperty must be unique."""
+        from hubsync.schema.definitions import DefinitionsError, parse_definitions
+
+        answer = self._get(f"{base}/crm/v3/properties/{object_type}", headers)
+        if answer.status_code != 200:
+            return False, (
+                f"HTTP {answer.status_code}: the updater cannot read them, so values go unchecked (each bad value "
+                "costs HubSpot calls); grant the token the scope to read this type's properties"
+            )
+        try:
+            definitions = parse_definitions(object_type, answer.json())
+        except (DefinitionsError, ValueError) as exc:
+            return False, f"not a Properties API answer: {exc}"
+        id_property = settings.upsert_id_properties().get(object_type)
+        if id_property:
+            definition = definitions.get(id_property)
+            if definition is None or not definition.unique:
+                return False, (
+                    f"ObjectSettings upserts {object_type} by {id_property!r}, which is not a unique property: "
+                    "HubSpot refuses it; name a property with hasUniqueValue"
+                )
+        return True, f"{len(definitions.properties)} properties readable"
 
     def _updater_environment(self) -> dict[str, str]:
         if not self.target.updater_function:

@@ -130,13 +130,13 @@ def _convert(event: QueuedEvent, compiled: _Compiled, result: CheckResult) -> li
         checked = rule(value)
         if checked is value:
             continue
-        if type(checked) is Problem:
+        if isinstance(checked, Problem):
             problems = problems or []
             problems.append(checked)
         else:
             if changed is None:
                 changed = dict(properties)
-            changed[name] = checked  # type: ignore[assignment]
+            changed[name] = checked
     if event.id_property is not None:
         definition = compiled.definitions.get(event.id_property)
         if definition is None or not definition.unique:
