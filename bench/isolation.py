@@ -9,7 +9,9 @@ Two families of bad values:
   the batch costs its one call (extra calls: 0);
 - one only HubSpot can tell: the simulator refuses a value its definitions allow (an admin's validation
   rule): hubsync sends the batch, HubSpot answers 400 naming the property and the value, and the inputs
-  carrying it are sent alone while the rest goes at once.
+  carrying it are sent alone while the rest goes at once. Shown too: the same with a message that does not
+  quote the value ("Enter only letters", as HubSpot's changelog shows one) on a property every input
+  carries, where halving is all that is left.
 
 Extra calls are the batch calls beyond the one a clean batch costs; the definitions are read once per
 container (the updater is kept across runs, as a Lambda container is) and shown apart. Every run is
@@ -46,7 +48,11 @@ TOLD_BY_DEFINITIONS = {
     "READ_ONLY_VALUE": ("property_calculated", "3"),
 }
 RULE_PROPERTY, RULE_VALUE = "property_string", "forbidden"  # refused by the simulator's validation rule
-TOLD_BY_HUBSPOT = {"validation rule": (RULE_PROPERTY, RULE_VALUE)}
+# The same, with the message HubSpot's changelog shows for a "letters only" rule: it does not quote the value,
+# and every input carries the property, so nothing narrows the search but halving.
+UNQUOTED_PROPERTY, UNQUOTED_VALUE = "property_dropdown", "option_c"
+QUOTED, UNQUOTED = "rule, value quoted", "rule, value not quoted"
+TOLD_BY_HUBSPOT = {QUOTED: (RULE_PROPERTY, RULE_VALUE), UNQUOTED: (UNQUOTED_PROPERTY, UNQUOTED_VALUE)}
 
 
 class Way:
@@ -109,9 +115,11 @@ def main() -> list[Headline]:
     rows: list[tuple[object, ...]] = []
     worst_told: dict[bool, int] = {False: 0, True: 0}
     per_bad: dict[bool, list[float]] = {False: [], True: []}
+    unquoted: list[float] = []
     today_k1 = 0.0
     with HubSpotSimulator(port=0, token=TOKEN, seed=seed(ids)) as sim:
         sim.set_validation_rule(OBJECT, RULE_PROPERTY, [RULE_VALUE])
+        sim.set_validation_rule(OBJECT, UNQUOTED_PROPERTY, [UNQUOTED_VALUE], "INVALID_ALPHA", "Enter only letters")
         ways = {checked: Way(sim, checked) for checked in (False, True)}
         for family, kinds in (("definitions", TOLD_BY_DEFINITIONS), ("HubSpot only", TOLD_BY_HUBSPOT)):
             for kind, (prop, value) in kinds.items():
@@ -125,8 +133,10 @@ def main() -> list[Headline]:
                     for checked in (False, True):
                         if family == "definitions":
                             worst_told[checked] = max(worst_told[checked], *extras[checked])
-                        else:
+                        elif kind == QUOTED:
                             per_bad[checked].append(max(extras[checked]) / k)
+                        elif checked:
+                            unquoted.append(max(extras[checked]) / k)
                     if family == "definitions" and k == 1:
                         today_k1 = max(today_k1, statistics.mean(extras[False]))
                     rows.append(
@@ -166,6 +176,7 @@ def main() -> list[Headline]:
             max(per_bad[True]) <= 3,
         ),
         Headline("isolation", "  today's (blind bisection, worst)", max(per_bad[False]), "-", None),
+        Headline("isolation", "  when HubSpot's message does not quote the value (worst)", max(unquoted), "-", None),
     ]
 
 

@@ -7,7 +7,8 @@ is run once to warm up (connections, the handler's first-request set-up), then R
 median counts.
 
 - hubsync: the Lambda handler (functions/updater/app.py) with an SQS event of 10,000 records, INFO logs and
-  metrics on (written to /dev/null), the rate limiter on, no record state table.
+  metrics on (written to /dev/null), the rate limiter on, every value checked against HubSpot's property
+  definitions (as deployed: SCHEMA_CHECKS on), no record state table.
 - official: the 20 merged requests of 100 inputs hubsync sends, through HubSpot's official Python client.
 - bare: the same 20 requests with ``requests.Session().post`` + ``response.json()``, nothing else.
 - one call per event: bare requests, one input each, over the first 1,000 events (scaled per event).
@@ -201,6 +202,9 @@ def run() -> dict[str, Any]:
             sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
             if len(sent) != len(payloads) or sum(call["inputs"] for call in sent) != RECORDS:
                 raise AssertionError(f"hubsync sent {len(sent)} requests, expected {len(payloads)}")
+            # As deployed: every value checked against the property definitions (read once, at this first batch).
+            if not any(call["path"].startswith("/crm/v3/properties/") for call in fast.calls()):
+                raise AssertionError("the handler did not read the property definitions: values went unchecked")
             cpu = measure(
                 {
                     "hubsync": hubsync_fast,

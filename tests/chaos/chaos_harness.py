@@ -60,16 +60,22 @@ OBJECT = "partner_services"
 T0 = 1_764_000_000_000  # event times: T0 + distinct offsets (ms)
 # Only poison events set the poison property: a valid value for it, newer in the same merge, would shadow the
 # invalid one (last-write-wins inside the batch) and the poison event would then rightly not be rejected.
+# Two kinds: a value HubSpot's property definitions tell is bad (not an option: refused before sending), and one
+# only HubSpot can tell (an external-options property, any value by its definition, refused by the simulator's
+# validation rule: a whole-batch 400, isolated as HubSpot's error names it).
 POISON_PROPERTY = "property_radio"
 POISON_VALUE = "nope"
+RULE_POISON_PROPERTY = "property_external"
+RULE_POISON_VALUE = "nope"
 VALID_PROPERTIES = ("property_string", "property_number", "property_checkbox", "property_dropdown")
-TRACKED = (*VALID_PROPERTIES, POISON_PROPERTY)
+TRACKED = (*VALID_PROPERTIES, POISON_PROPERTY, RULE_POISON_PROPERTY)
 SEED_VALUES = {
     "property_string": "seed",
     "property_number": "0",
     "property_checkbox": "false",
     "property_dropdown": "option_a",
     "property_radio": "option_1",
+    "property_external": "seed",
 }
 ALLOWED_DLQ_CATEGORIES = {"INVALID_EVENT", "OBJECT_NOT_FOUND", "VALIDATION_ERROR"}
 VALID, POISON, MISSING, INVALID = "valid", "poison", "missing", "invalid"
@@ -203,6 +209,7 @@ def _invalid_event(n: int, ordinal: int, record: str, now_ms: int) -> dict[str, 
 
 def build_scenario(stack: LocalStack, size: Size, rng: random.Random) -> Scenario:
     sim = stack.simulator
+    sim.set_validation_rule(OBJECT, RULE_POISON_PROPERTY, [RULE_POISON_VALUE])
     records = [sim.add_record(OBJECT, dict(SEED_VALUES)) for _ in range(size.records)]
     missing = [str(990_000_000 + n) for n in range(max(3, size.records // 25))]
     assert all(sim.record(OBJECT, record) is None for record in missing)
@@ -221,7 +228,8 @@ def build_scenario(stack: LocalStack, size: Size, rng: random.Random) -> Scenari
         else:
             if kind == POISON:
                 record = rng.choice(poison_records)
-                properties: dict[str, Any] = {POISON_PROPERTY: POISON_VALUE, "property_string": f"poison{n}"}
+                poison = (POISON_PROPERTY, POISON_VALUE) if n % 2 else (RULE_POISON_PROPERTY, RULE_POISON_VALUE)
+                properties: dict[str, Any] = {poison[0]: poison[1], "property_string": f"poison{n}"}
             else:
                 record = rng.choice(missing if kind == MISSING else records)
                 properties = _valid_properties(rng, n)
