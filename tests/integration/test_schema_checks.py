@@ -309,7 +309,7 @@ def test_upsert_creates_and_updates_read_back_with_the_official_client(
     assert new.properties["firstname"] == "New" and new.properties["lifecyclestage"] == "lead"  # its label converted
 
 
-def test_upsert_by_a_property_that_is_not_unique_is_refused_and_the_events_kept(
+def test_upsert_by_a_property_that_is_not_unique_is_refused_before_sending(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
     sim = hubspot_simulator
@@ -367,3 +367,17 @@ def test_doctor_checks_object_settings_and_that_definitions_are_readable(hubspot
     sim.faults.update({"properties_script": [403]})
     ok, detail = doctor._definitions(sim.url, "contacts", headers, found[0])
     assert not ok and "HTTP 403" in detail and "unchecked" in detail
+
+
+def test_property_reads_go_through_the_rate_limiter(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    from hubsync.ratelimit import RateLimiter
+
+    sim = hubspot_simulator
+    limiter = RateLimiter(limit=100)
+    updater = make_updater(sim, sqs_client, queues.dlq_url, schema=checks(), limiter=limiter)
+    sim.reset_calls()
+    updater.process(messages([event("1001", 1, property_string="x")]), plenty_of_time)
+    assert len(sim.calls) == 2  # one read, one batch
+    assert limiter.stats()["sent"] == limiter.stats()["completed"] == 2

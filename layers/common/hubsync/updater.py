@@ -27,7 +27,7 @@ from typing import Any
 
 from hubsync import dlq, provenance
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
-from hubsync.delivery import CONFIGURATION, Delivery, not_sent
+from hubsync.delivery import Delivery, not_sent
 from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
@@ -176,7 +176,6 @@ class Updater:
         self.delivery = delivery
         self._schema = schema
         self._object_settings = object_settings or ObjectSettings({})
-        self._misconfigured_logged: set[str] = set()
         self._dlq = dead_letters
         self._default_object_type = default_object_type
         self._max_receive_count = max_receive_count
@@ -285,25 +284,6 @@ class Updater:
         kept = [index for index in range(len(events)) if index not in checked.refused]
         return [events[index] for index in kept], [sources[index] for index in kept]
 
-    def _misconfigured(self, object_type: str) -> str | None:
-        """Why inputs of this type cannot be upserted as OBJECT_SETTINGS says (its idProperty is not
-        unique by HubSpot's definitions); None when nothing is known against it."""
-        id_property = self._object_settings.upsert_id_properties().get(object_type)
-        known = self._schema.cache.known(object_type) if self._schema is not None and id_property else None
-        if known is None or id_property is None:
-            return None
-        definition = known.get(id_property)
-        if definition is not None and definition.unique:
-            return None
-        why = (
-            f"OBJECT_SETTINGS: {object_type} upserts by idProperty {id_property!r}, which is not a unique property "
-            "of it (hasUniqueValue): fix the setting; the events are kept meanwhile"
-        )
-        if object_type not in self._misconfigured_logged:
-            self._misconfigured_logged.add(object_type)
-            logger.error(why)
-        return why
-
     def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
         try:
@@ -360,10 +340,6 @@ class Updater:
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
         upsert = self._object_settings.upserts(request.object_type, _id_property(request))
-        if upsert:
-            why = self._misconfigured(request.object_type)
-            if why is not None:
-                return not_sent(request.inputs, CONFIGURATION, why)
         if self._state is None:
             payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
             return self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)

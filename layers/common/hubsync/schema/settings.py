@@ -4,10 +4,11 @@
 
 ``writeMode`` is ``update`` (the default: ``batch/update``, records must exist) or ``upsert``: inputs of
 that type carrying an ``idProperty`` go to ``batch/upsert``, which creates the records that do not
-exist. ``idProperty``, optional, limits upserts to inputs carrying that one (others are updated) and is
-checked to be a unique property when the type's definitions are first read. Refused when read (one
-clear line, at start): an unknown key or mode, and upsert for ``partner_services``, for which HubSpot
-offers no create.
+exist. ``idProperty``, optional, limits upserts to inputs carrying that one (others are updated).
+Refused when read (one clear line, at start): an unknown key or mode, and upsert for
+``partner_services``, for which HubSpot offers no create. An ``idProperty`` that is not unique is
+refused per event by the value checks (``NOT_UNIQUE_ID_PROPERTY``: HubSpot would refuse the batch) and
+before go-live by ``hubsync doctor``, which reads the definitions.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class ObjectSettings:
         return setting.id_property is None or setting.id_property == id_property
 
     def upsert_id_properties(self) -> dict[str, str]:
-        """The idProperty each upserting type names (to be checked unique)."""
+        """The idProperty each upserting type names (doctor checks it is unique)."""
         return {
             name: setting.id_property
             for name, setting in self.by_type.items()
