@@ -80,7 +80,7 @@ def test_numbers_take_plain_decimals(value: str) -> None:
     assert rule(type="number")(value) is value
 
 
-@pytest.mark.parametrize("value", ["NaN", "Infinity", "1,5", "+1", " 1", "1 000", "0x10", "abc"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1,5", "+1", " 1", "1 000", "0x10", "abc", "\u0661\u0662"])
 def test_other_numbers_are_refused(value: str) -> None:
     result = rule(type="number")(value)
     assert isinstance(result, Problem) and result.code == "INVALID_DECIMAL"

@@ -94,9 +94,22 @@ class SchemaChecks:
         self, events: Sequence[QueuedEvent], indexes: list[int], definitions: ObjectDefinitions, result: CheckResult
     ) -> dict[int, list[Problem]]:
         compiled = self._rules(definitions)
+        rules = compiled.rules.get
         refused: dict[int, list[Problem]] = {}
+        # Runs once per event of every batch: most events pass unchanged, so they are only looked at here (one
+        # dict lookup and at most one rule call per value); the others are examined again in full.
         for index in indexes:
-            problems = _convert(events[index], compiled, result)
+            event = events[index]
+            if event.id_property is None:
+                for name, value in event.properties.items():
+                    rule = rules(name, _UNKNOWN)
+                    if rule is None:
+                        continue
+                    if rule is _UNKNOWN or rule is _READ_ONLY or (value and rule(value) is not value):
+                        break
+                else:
+                    continue
+            problems = _convert(event, compiled, result)
             if problems:
                 refused[index] = problems
         return refused

@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from hubsync.schema.definitions import PropertyDefinition
 
@@ -26,9 +25,9 @@ MS_PER_DAY = 86_400_000
 # datetime's own range (years 1..9999) in epoch milliseconds: HubSpot stores no date outside it.
 _MIN_MS = -62_135_596_800_000
 _MAX_MS = 253_402_300_799_999
-_EPOCH_MS = re.compile(r"-?\d{1,15}")
+_EPOCH_MS = re.compile(r"-?\d{1,15}", re.ASCII)
 # HubSpot's number properties take plain decimals ("17", "-3.25", "1e3"): no signs but "-", no separators.
-_DECIMAL = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_DECIMAL = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", re.ASCII)
 _MAX_LISTED = 20  # allowed options named in a message
 
 PROPERTY_DOESNT_EXIST = "PROPERTY_DOESNT_EXIST"
@@ -71,13 +70,11 @@ def rule_for(definition: PropertyDefinition) -> Rule | None:
 
 
 def _number_rule(name: str) -> Rule:
+    decimal = _DECIMAL.fullmatch  # digits only, so always finite: no NaN, no Infinity
+
     def rule(value: str) -> str | Problem:
-        if _DECIMAL.fullmatch(value):
-            try:
-                if Decimal(value).is_finite():
-                    return value
-            except InvalidOperation:
-                pass
+        if (value.isdigit() and value.isascii()) or decimal(value):
+            return value
         return Problem(
             name, INVALID_DECIMAL, f"{name}: {value!r} is not a number (a plain decimal such as 17 or -3.25)"
         )
