@@ -72,37 +72,22 @@ class SchemaChecks:
     def check(self, events: Sequence[QueuedEvent], fetch: Fetch) -> CheckResult:
         """Checks (and converts, in place) every event; the refused ones are named in the result."""
         result = CheckResult()
-        by_type: dict[str, list[int]] = {}
-        for index, event in enumerate(events):
-            by_type.setdefault(event.object_type, []).append(index)
-        for object_type, indexes in by_type.items():
-            definitions = self.cache.get(object_type, fetch)
-            if definitions is None:
-                result.unavailable.append(object_type)
-                continue
-            refused = self._check_all(events, indexes, definitions, result)
-            if refused:
-                # Refused on definitions that may be old: checked again against fresh ones (when old enough
-                # to fetch again) before anything is dead-lettered, so that a new option is not refused.
-                fresh = self.cache.refresh_if_old(object_type, fetch)
-                if fresh is not None and fresh is not definitions:
-                    refused = self._check_all(events, list(refused), fresh, result)
-            result.refused.update(refused)
-        return result
-
-    def _check_all(
-        self, events: Sequence[QueuedEvent], indexes: list[int], definitions: ObjectDefinitions, result: CheckResult
-    ) -> dict[int, list[Problem]]:
-        compiled = self._rules(definitions)
-        rules = compiled.rules.get
-        refused: dict[int, list[Problem]] = {}
+        by_type: dict[str, _Compiled | None] = {}
+        refused_by_type: dict[str, dict[int, list[Problem]]] = {}
         # Runs once per event of every batch: most events pass unchanged, so they are only looked at here (one
         # dict lookup and at most one rule call per value); the others are examined again in full.
-        for index in indexes:
-            event = events[index]
+        for index, event in enumerate(events):
+            object_type = event.object_type
+            try:
+                compiled = by_type[object_type]
+            except KeyError:
+                compiled = by_type[object_type] = self._compiled_for(object_type, fetch, result)
+            if compiled is None:
+                continue
             if event.id_property is None:
+                rules = compiled.rules
                 for name, value in event.properties.items():
-                    rule = rules(name, _UNKNOWN)
+                    rule = rules.get(name, _UNKNOWN)
                     if rule is None:
                         continue
                     if rule is _UNKNOWN or rule is _READ_ONLY or (value and rule(value) is not value):
@@ -110,6 +95,32 @@ class SchemaChecks:
                 else:
                     continue
             problems = _convert(event, compiled, result)
+            if problems:
+                refused_by_type.setdefault(object_type, {})[index] = problems
+        for object_type, refused in refused_by_type.items():
+            # Refused on definitions that may be old: checked again against fresh ones (when old enough to fetch
+            # again) before anything is dead-lettered, so that a new option is not refused.
+            cached = by_type[object_type]
+            fresh = self.cache.refresh_if_old(object_type, fetch)
+            if fresh is not None and cached is not None and fresh is not cached.definitions:
+                refused = self._check_all(events, list(refused), fresh, result)
+            result.refused.update(refused)
+        return result
+
+    def _compiled_for(self, object_type: str, fetch: Fetch, result: CheckResult) -> _Compiled | None:
+        definitions = self.cache.get(object_type, fetch)
+        if definitions is None:
+            result.unavailable.append(object_type)
+            return None
+        return self._rules(definitions)
+
+    def _check_all(
+        self, events: Sequence[QueuedEvent], indexes: list[int], definitions: ObjectDefinitions, result: CheckResult
+    ) -> dict[int, list[Problem]]:
+        compiled = self._rules(definitions)
+        refused: dict[int, list[Problem]] = {}
+        for index in indexes:
+            problems = _convert(events[index], compiled, result)
             if problems:
                 refused[index] = problems
         return refused
