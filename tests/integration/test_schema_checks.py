@@ -381,3 +381,26 @@ def test_property_reads_go_through_the_rate_limiter(
     updater.process(messages([event("1001", 1, property_string="x")]), plenty_of_time)
     assert len(sim.calls) == 2  # one read, one batch
     assert limiter.stats()["sent"] == limiter.stats()["completed"] == 2
+
+
+def test_a_refused_event_merged_with_others_goes_alone_and_its_other_values_are_not_applied(
+    hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
+) -> None:
+    sim = hubspot_simulator
+    updater = make_updater(sim, sqs_client, queues.dlq_url, schema=checks())
+    batch = [
+        event("1001", 1, property_string="older, fine", property_number="1"),
+        event("1001", 2, property_radio="nope", property_number="2"),  # refused: its number must not land
+        event("1001", 3, property_string="newest, fine", property_date="2024-02-01T09:00:00Z"),
+        event("1002", 1, property_radio="Option 2"),
+    ]
+    report = updater.process(messages(batch), plenty_of_time)
+    assert report.failed_message_ids == [] and report.applied_events == 3
+    assert dict(report.refused_before_sending) == {"INVALID_OPTION": 1}
+    held = sim.record(OBJECT, "1001")["properties"]  # type: ignore[index]
+    assert (held["property_string"], held["property_number"]) == ("newest, fine", "1")
+    assert held["property_date"] == midnight(2024, 2, 1)
+    assert sim.record(OBJECT, "1002")["properties"]["property_radio"] == "option_2"  # type: ignore[index]
+    dead = list(dead_letters(sqs_client, queues).values())
+    assert len(dead) == 1 and dead[0]["event"]["properties"] == {"property_radio": "nope", "property_number": "2"}
+    assert "'nope'" in dead[0]["error"]["message"] and "option_1, option_2" in dead[0]["error"]["message"]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubsync import dlq, provenance
 from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
@@ -32,10 +32,12 @@ from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_even
 from hubsync.exceptions import InvalidEventError
 from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.redelivery import Redelivery
-from hubsync.schema.checks import SchemaChecks, definitions_fetcher, failure_message
-from hubsync.schema.settings import ObjectSettings
 from hubsync.sqs import OutgoingMessage, QueueSender
 from hubsync.types import BatchInput, SqsRecord
+
+if TYPE_CHECKING:
+    from hubsync.schema.checks import SchemaChecks
+    from hubsync.schema.settings import ObjectSettings
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +177,7 @@ class Updater:
     ) -> None:
         self.delivery = delivery
         self._schema = schema
-        self._object_settings = object_settings or ObjectSettings({})
+        self._object_settings = object_settings
         self._dlq = dead_letters
         self._default_object_type = default_object_type
         self._max_receive_count = max_receive_count
@@ -199,9 +201,9 @@ class Updater:
         dead: list[_Pending] = []
         events, sources = self._read_all(records, dead)
         reads_before = self.delivery.stats.property_reads
-        if self._schema is not None:
-            events, sources = self._check_values(self._schema, events, sources, dead, remaining_seconds, report)
         merged = merge(zip(events, sources, strict=True))
+        if self._schema is not None:
+            merged = self._check_values(self._schema, merged, events, sources, dead, remaining_seconds, report)
         requests = plan_requests(merged)
         report.events_merged = len(events) - len(merged)
         report.inputs = len(merged)
@@ -263,26 +265,45 @@ class Updater:
     def _check_values(
         self,
         schema: SchemaChecks,
+        merged: list[MergedInput[SqsRecord]],
         events: list[QueuedEvent],
         sources: list[SqsRecord],
         dead: list[_Pending],
         remaining_seconds: Callable[[], float],
         report: UpdateReport,
-    ) -> tuple[list[QueuedEvent], list[SqsRecord]]:
-        """The events HubSpot's property definitions allow, their values converted; each refused one
-        goes to ``dead`` with every reason, and costs no HubSpot call."""
-        checked = schema.check(events, definitions_fetcher(lambda path: self.delivery.get(path, remaining_seconds)))
+    ) -> list[MergedInput[SqsRecord]]:
+        """The merged inputs HubSpot's property definitions allow, their values converted. Checked once per
+        record (a value is converted the same whichever event brought it); an input with a refused value
+        is taken apart: each of its events is checked alone, the refused ones go to ``dead`` with every
+        reason (costing no HubSpot call), and the rest are merged again without them. (A value replaced in
+        the batch by a newer one for the same property is never sent, so it is not checked either.)"""
+        from hubsync.schema.checks import definitions_fetcher, failure_message  # only when checks are on
+
+        fetch = definitions_fetcher(lambda path: self.delivery.get(path, remaining_seconds))
+        checked = schema.check(merged, fetch)
         report.values_converted = checked.converted_values
         report.definitions_unavailable = checked.unavailable
         if not checked.refused:
-            return events, sources
-        report.refused_before_sending = checked.refused_by_code()
-        for index, problems in checked.refused.items():
-            message = QueuedMessage.from_record(sources[index])
-            failure = dlq.Failure(dlq.VALIDATION_ERROR, failure_message(problems), None, problems[0].code)
-            dead.append(self._dead(message, _event_of(message.body), failure))
-        kept = [index for index in range(len(events)) if index not in checked.refused]
-        return [events[index] for index in kept], [sources[index] for index in kept]
+            return merged
+        event_of = {id(source): event for event, source in zip(events, sources, strict=True)}
+        kept = [item for index, item in enumerate(merged) if index not in checked.refused]
+        again: list[tuple[QueuedEvent, SqsRecord]] = []
+        refused: Counter[str] = Counter()
+        for index in checked.refused:
+            contributions = [(event_of[id(source)], source) for source in merged[index].sources]
+            alone = schema.check([event for event, _ in contributions], fetch)
+            report.values_converted += alone.converted_values
+            refused += alone.refused_by_code()
+            for position, (event, source) in enumerate(contributions):
+                problems = alone.refused.get(position)
+                if problems is None:
+                    again.append((event, source))
+                    continue
+                message = QueuedMessage.from_record(source)
+                failure = dlq.Failure(dlq.VALIDATION_ERROR, failure_message(problems), None, problems[0].code)
+                dead.append(self._dead(message, _event_of(message.body), failure))
+        report.refused_before_sending = refused
+        return kept + merge(again)
 
     def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
@@ -339,7 +360,8 @@ class Updater:
     def _run(
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
-        upsert = self._object_settings.upserts(request.object_type, _id_property(request))
+        settings = self._object_settings
+        upsert = settings is not None and settings.upserts(request.object_type, _id_property(request))
         if self._state is None:
             payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
             return self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)

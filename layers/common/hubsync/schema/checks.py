@@ -12,10 +12,9 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from hubsync.events import QueuedEvent
 from hubsync.schema.cache import DefinitionCache, Fetch
 from hubsync.schema.definitions import DefinitionsError, ObjectDefinitions, parse_definitions
 from hubsync.schema.values import (
@@ -33,11 +32,19 @@ _UNKNOWN: Any = object()  # a property the definitions do not have
 _READ_ONLY: Any = object()  # one whose value cannot be written
 
 
+class Checkable(Protocol):
+    """What is checked: an event, or several events merged for one record (hubsync.batching.MergedInput)."""
+
+    object_type: str
+    id_property: str | None
+    properties: dict[str, str]
+
+
 @dataclass
 class CheckResult:
     """What the checks did to one batch's events."""
 
-    refused: dict[int, list[Problem]] = field(default_factory=dict)  # event index -> every reason
+    refused: dict[int, list[Problem]] = field(default_factory=dict)  # index checked -> every reason
     converted_values: int = 0
     unavailable: list[str] = field(default_factory=list)  # object types checked by nobody but HubSpot
 
@@ -69,7 +76,7 @@ class SchemaChecks:
         self.cache = cache
         self._compiled: dict[str, _Compiled] = {}
 
-    def check(self, events: Sequence[QueuedEvent], fetch: Fetch) -> CheckResult:
+    def check(self, events: Sequence[Checkable], fetch: Fetch) -> CheckResult:
         """Checks (and converts, in place) every event; the refused ones are named in the result."""
         result = CheckResult()
         by_type: dict[str, _Compiled | None] = {}
@@ -115,7 +122,7 @@ class SchemaChecks:
         return self._rules(definitions)
 
     def _check_all(
-        self, events: Sequence[QueuedEvent], indexes: list[int], definitions: ObjectDefinitions, result: CheckResult
+        self, events: Sequence[Checkable], indexes: list[int], definitions: ObjectDefinitions, result: CheckResult
     ) -> dict[int, list[Problem]]:
         compiled = self._rules(definitions)
         refused: dict[int, list[Problem]] = {}
@@ -133,7 +140,7 @@ class SchemaChecks:
         return compiled
 
 
-def _convert(event: QueuedEvent, compiled: _Compiled, result: CheckResult) -> list[Problem] | None:
+def _convert(event: Checkable, compiled: _Compiled, result: CheckResult) -> list[Problem] | None:
     """The event's problems; if none, its values converted in place (counted in ``result``).
 
     Runs once per event of every batch: one dict lookup per value, and no copy unless a value changes."""
