@@ -1,7 +1,7 @@
 """``make bench``: every benchmark, each reporting ratios measured in the same run, then a summary of them.
 
 Each benchmark is also runnable alone: ``python -m bench.calls`` (cold_start, calls, isolation, goodput,
-overhead, mapping, load).
+overhead, mapping, load, costs).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bench import calls, cold_start, goodput, isolation, load, mapping, overhead
+from bench import calls, cold_start, costs, goodput, isolation, load, mapping, overhead
 from bench._support import Headline, table
 
 BENCHMARKS: tuple[tuple[str, Callable[[], list[Headline]]], ...] = (
@@ -20,6 +20,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], list[Headline]]], ...] = (
     ("overhead", overhead.main),
     ("mapping", mapping.main),
     ("load", load.main),
+    ("costs", costs.main),
 )
 
 

@@ -78,6 +78,7 @@ class SqsPoller:
         self.paused_checks = 0  # how often the poller found its mapping disabled (tests wait on it)
 
     def start(self) -> None:
+        self._stop.clear()  # a stopped poller can be started again
         self._thread = threading.Thread(target=self._run, name="local-sqs-poller", daemon=True)
         self._thread.start()
 
