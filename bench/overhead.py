@@ -30,7 +30,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -66,9 +66,9 @@ HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
 BARE_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 
-def build_events() -> tuple[list[str], dict[str, Any]]:
+def build_events(start: int | None = None) -> tuple[list[str], dict[str, Any]]:
     """The event bodies and the SQS event carrying them, as Lambda hands it to the handler."""
-    start = now_ms() - EVENTS
+    start = now_ms() - EVENTS if start is None else start
     targets = spread(EVENTS, record_ids(RECORDS))
     bodies = [
         event_body(rid, start + i, property_string=f"v{i}", property_number=str(i)) for i, rid in enumerate(targets)
@@ -83,15 +83,18 @@ def merged_requests(bodies: list[str]) -> list[list[Any]]:
     return [request.payload() for request in plan_requests(merge(events))]
 
 
-def handler_case(url: str, event: dict[str, Any], sink: Any) -> Callable[[], None]:
-    """The updater handler loaded fresh, bound to the HubSpot at ``url`` (read at its first invocation)."""
+def handler_case(url: str, event: dict[str, Any] | Iterator[dict[str, Any]], sink: Any) -> Callable[[], None]:
+    """The updater handler loaded fresh, bound to the HubSpot at ``url`` (read at its first invocation).
+    ``event``: the same SQS event each time, or (with the record state on) a fresh one each time, newer than
+    the last (the same event again would be superseded: nothing sent)."""
     os.environ["HUBSPOT_BASE_URL"] = url
     with contextlib.redirect_stdout(sink):  # Powertools binds its log stream when the module loads
         handler = load_handler("updater")
 
     def invoke() -> None:
+        current = event if isinstance(event, dict) else next(event)
         with contextlib.redirect_stdout(sink):  # the metrics (EMF) are printed
-            answer = handler(event, LambdaContext("updater", 900))
+            answer = handler(current, LambdaContext("updater", 900))
         if answer != {"batchItemFailures": []}:
             raise AssertionError(f"the handler did not apply every event: {str(answer)[:300]}")
 
@@ -163,6 +166,18 @@ def bare_merge_case(url: str, event: dict[str, Any]) -> Callable[[], None]:
     return send
 
 
+def create_state_table(dynamodb: Any) -> str:
+    """The record state table as template.yaml declares it (partition key ``record``, on demand)."""
+    name = "bench-record-state"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "record", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "record", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
 def measure(cases: dict[str, Callable[[], None]]) -> dict[str, tuple[float, float]]:
     """Median (CPU seconds, wall seconds) of each case over REPS interleaved runs, after one warm-up each."""
     for run in cases.values():
@@ -193,7 +208,13 @@ def run() -> dict[str, Any]:
         SimulatorProcess(ids, *HEADERS_ONLY_LIMIT, "--latency-ms", str(LATENCY_MS)) as slow,
     ):
         dlq_url = client("sqs", moto.url).create_queue(QueueName="bench-updater-dlq")["QueueUrl"]
+        state_table = create_state_table(client("dynamodb", moto.url))
         settings = updater_environment(moto.url, dlq_url, "updater")
+        # With the record state on (as deployed): a fresh, newer event for every invocation, built beforehand.
+        base = now_ms() - (REPS + 3) * EVENTS
+        stateful = iter([build_events(base + rep * EVENTS)[1] for rep in range(REPS + 3)])
+        with environment({**settings, "RECORD_STATE_TABLE": state_table}, remove=("QUEUE_URL",)):
+            hubsync_state = handler_case(fast.url, stateful, sink)
         with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
             hubsync_fast = handler_case(fast.url, event, sink)
             # As deployed: every value checked against the property definitions (read at the first invocation).
@@ -205,9 +226,15 @@ def run() -> dict[str, Any]:
             sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
             if len(sent) != len(payloads) or sum(call["inputs"] for call in sent) != RECORDS:
                 raise AssertionError(f"hubsync sent {len(sent)} requests, expected {len(payloads)}")
+            fast.reset_calls()
+            hubsync_state()
+            sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
+            if len(sent) != len(payloads):  # the state must not have found these events superseded
+                raise AssertionError(f"hubsync with the record state sent {len(sent)} requests, not {len(payloads)}")
             cpu = measure(
                 {
                     "hubsync": hubsync_fast,
+                    "hubsync with record state": hubsync_state,
                     "official": official_case(fast.url, payloads),
                     "bare": bare_case(fast.url, payloads),
                     "one call per event": bare_case(fast.url, single),
@@ -225,6 +252,9 @@ def main() -> list[Headline]:
     per_event = {name: seconds / EVENTS for name, (seconds, _) in cpu.items()}
     per_event["one call per event"] = cpu["one call per event"][0] / PER_EVENT_SUBSET
     hubsync_bare_merge = per_event["hubsync"] / per_event["bare with merge"]
+    state_own = (per_event["hubsync with record state"] - per_event["hubsync"]) / per_event["official"]
+    state_official = per_event["hubsync with record state"] / per_event["official"]
+    state_bare = per_event["hubsync with record state"] / per_event["bare"]
     hubsync_official = per_event["hubsync"] / per_event["official"]
     hubsync_bare = per_event["hubsync"] / per_event["bare"]
     single_bare = per_event["one call per event"] / per_event["bare"]
@@ -235,6 +265,11 @@ def main() -> list[Headline]:
     )
     rows = [
         ("hubsync handler (logs, metrics, limiter)", cpu["hubsync"][0] * 1000, per_event["hubsync"] * 1e6),
+        (
+            "hubsync handler with the record state (as deployed)",
+            cpu["hubsync with record state"][0] * 1000,
+            per_event["hubsync with record state"] * 1e6,
+        ),
         ("official client, same 20 requests", cpu["official"][0] * 1000, per_event["official"] * 1e6),
         ("bare requests, same 20 requests", cpu["bare"][0] * 1000, per_event["bare"] * 1e6),
         (
@@ -261,6 +296,9 @@ def main() -> list[Headline]:
             ("hubsync / bare requests", hubsync_bare, "<= 2"),
             ("one call per event / bare batched", single_bare, "-"),
             ("hubsync / bare with json.loads + merge (context)", hubsync_bare_merge, "-"),
+            ("record state's own CPU (with - without) / official client", state_own, "<= 0.15"),
+            ("hubsync with the record state / official client", state_official, "~0.3"),
+            ("hubsync with the record state / bare requests", state_bare, "-"),
         ],
     )
     print(f"wall time, {LATENCY_MS} ms HubSpot latency, same {result['requests']} requests, median of {REPS}")
@@ -278,6 +316,9 @@ def main() -> list[Headline]:
         Headline("overhead", "CPU/event hubsync / bare requests", hubsync_bare, "<= 2", hubsync_bare <= 2),
         Headline("overhead", "CPU/event one call per event / bare batched", single_bare, "-", None),
         Headline("overhead", "CPU/event hubsync / bare with json.loads + merge", hubsync_bare_merge, "-", None),
+        Headline("overhead", "CPU/event record state's own / official client", state_own, "<= 0.15", state_own <= 0.15),
+        Headline("overhead", "CPU/event hubsync with record state / official client", state_official, "-", None),
+        Headline("overhead", "CPU/event hubsync with record state / bare requests", state_bare, "-", None),
         Headline("overhead", f"wall, {LATENCY_MS} ms latency: hubsync / bare sequential", wall_ratio, "-", None),
     ]
 
