@@ -273,6 +273,10 @@ def test_a_value_only_hubspot_can_refuse_costs_at_most_three_extra_calls(
     assert list(dead) == [ids[37]]
 
 
+def contact(key: str, id_property: str, **properties: str) -> dict[str, Any]:
+    return {"id": key, "idProperty": id_property, "objectType": "contacts", "properties": properties, "occurredAt": T0}
+
+
 def test_upsert_creates_and_updates_read_back_with_the_official_client(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
@@ -281,20 +285,8 @@ def test_upsert_creates_and_updates_read_back_with_the_official_client(
     settings = parse_object_settings('{"contacts": {"writeMode": "upsert", "idProperty": "email"}}')
     updater = make_updater(sim, sqs_client, queues.dlq_url, schema=checks(), object_settings=settings)
     batch = [
-        {
-            "id": "old@example.com",
-            "idProperty": "email",
-            "objectType": "contacts",
-            "properties": {"firstname": "Renamed"},
-            "occurredAt": T0,
-        },
-        {
-            "id": "new@example.com",
-            "idProperty": "email",
-            "objectType": "contacts",
-            "properties": {"firstname": "New", "lifecyclestage": "Lead"},
-            "occurredAt": T0,
-        },
+        contact("old@example.com", "email", firstname="Renamed"),
+        contact("new@example.com", "email", firstname="New", lifecyclestage="Lead"),
     ]
     sim.reset_calls()
     report = updater.process(messages(batch), plenty_of_time)
@@ -315,15 +307,7 @@ def test_upsert_by_a_property_that_is_not_unique_is_refused_before_sending(
     sim = hubspot_simulator
     settings = parse_object_settings('{"contacts": {"writeMode": "upsert", "idProperty": "firstname"}}')
     updater = make_updater(sim, sqs_client, queues.dlq_url, schema=checks(), object_settings=settings)
-    batch = [
-        {
-            "id": "Ann",
-            "idProperty": "firstname",
-            "objectType": "contacts",
-            "properties": {"lastname": "B"},
-            "occurredAt": T0,
-        }
-    ]
+    batch = [contact("Ann", "firstname", lastname="B")]
     sim.reset_calls()
     report = updater.process(messages(batch), plenty_of_time)
     # refused before sending: writing by a property that is not unique is the event's own fault

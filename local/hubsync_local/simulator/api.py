@@ -208,15 +208,24 @@ class CrmApi:
             shown["objectWriteTraceId"] = item.trace_id
         return shown
 
+    def _write_inputs(self, body: Body) -> list[UpdateInput]:
+        return [self._update_input(f"inputs[{i}]", item) for i, item in enumerate(self._inputs(self._json(body)))]
+
+    def _targets(self, schema: ObjectSchema, inputs: list[UpdateInput]) -> list[StoredRecord | None]:
+        """The record each input of a write reaches (None: not found), after the checks HubSpot makes of the
+        batch as a whole (unique idProperty, no two inputs reaching one record). Under the store's lock."""
+        for item in inputs:
+            self._check_id_property(schema, item.id_property, "update/upsert")
+        targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
+        self._refuse_duplicates(inputs, targets)
+        return targets
+
     def batch_update(self, object_type: str, body: Body) -> Answer:
         schema = self.schema(object_type)
         started = self._wall_ms()
-        inputs = [self._update_input(f"inputs[{i}]", item) for i, item in enumerate(self._inputs(self._json(body)))]
+        inputs = self._write_inputs(body)
         with self._store.lock:
-            for item in inputs:
-                self._check_id_property(schema, item.id_property, "update/upsert")
-            targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
-            self._refuse_duplicates(inputs, targets)
+            targets = self._targets(schema, inputs)
             self._refuse_invalid(schema, (item.properties for item in inputs))
             pairs = zip(inputs, targets, strict=True)
             writes = [(record.id if record else None, item.properties) for item, record in pairs]
@@ -255,12 +264,9 @@ class CrmApi:
             )
             raise self._refusal(400, message)
         started = self._wall_ms()
-        inputs = [self._update_input(f"inputs[{i}]", item) for i, item in enumerate(self._inputs(self._json(body)))]
+        inputs = self._write_inputs(body)
         with self._store.lock:
-            for item in inputs:
-                self._check_id_property(schema, item.id_property, "update/upsert")
-            targets = [self._locate(schema, item.id, item.id_property) for item in inputs]
-            self._refuse_duplicates(inputs, targets)
+            targets = self._targets(schema, inputs)
             values = [_upserted(item, record) for item, record in zip(inputs, targets, strict=True)]
             self._refuse_invalid(schema, (item.properties for item in values))
             self._refuse_unique_clashes(schema, _upsert_writes(values, targets))
