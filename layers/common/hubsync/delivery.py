@@ -203,18 +203,27 @@ class Delivery:
             groups.append(by_value or by_name)
         return groups
 
-    def get(self, path: str, remaining_seconds: Callable[[], float]) -> HubSpotAnswer | None:
-        """A read (property definitions) through the same rate limit; None when it was not sent."""
+    def _admit(self, remaining_seconds: Callable[[], float]) -> tuple[Any, tuple[str, str] | None]:
+        """A rate-limit permit for one call (None without a limiter), or (cause, why) it may not be made."""
         if self.daily_exhausted:
-            return None
+            return None, (DAILY_LIMIT, "HubSpot's daily limit is reached")
         spare = remaining_seconds() - self._reserve_seconds - self._call_seconds
         if spare < 0:
+            return None, (DEADLINE, "not enough time left in the invocation for a HubSpot call")
+        if self._limiter is None:
+            return None, None
+        permit = self._limiter.acquire(deadline=self._clock() + spare)
+        if permit is None:
+            daily = self._limiter.daily_exhausted
+            cause, why = (DAILY_LIMIT, "HubSpot's daily limit is reached") if daily else (DEADLINE, "rate limit wait")
+            return None, (cause, why + ": not sent in this invocation")
+        return permit, None
+
+    def get(self, path: str, remaining_seconds: Callable[[], float]) -> HubSpotAnswer | None:
+        """A read (property definitions) through the same rate limit; None when it was not sent."""
+        permit, refused = self._admit(remaining_seconds)
+        if refused is not None:
             return None
-        permit = None
-        if self._limiter is not None:
-            permit = self._limiter.acquire(deadline=self._clock() + spare)
-            if permit is None:
-                return None
         try:
             answer = self._hubspot.get(path)
         except HubsyncError as exc:
@@ -234,20 +243,9 @@ class Delivery:
         isolating: bool,
         upsert: bool = False,
     ) -> HubSpotAnswer | BatchOutcome:
-        if self.daily_exhausted:
-            return not_sent(pending, DAILY_LIMIT, "HubSpot's daily limit is reached")
-        spare = remaining_seconds() - self._reserve_seconds - self._call_seconds
-        if spare < 0:
-            return not_sent(pending, DEADLINE, "not enough time left in the invocation for a HubSpot call")
-        permit = None
-        if self._limiter is not None:
-            permit = self._limiter.acquire(deadline=self._clock() + spare)
-            if permit is None:
-                daily = self._limiter.daily_exhausted
-                cause, why = (
-                    (DAILY_LIMIT, "HubSpot's daily limit is reached") if daily else (DEADLINE, "rate limit wait")
-                )
-                return not_sent(pending, cause, why + ": not sent in this invocation")
+        permit, refused = self._admit(remaining_seconds)
+        if refused is not None:
+            return not_sent(pending, *refused)
         try:
             inputs = list(pending.values())
             if upsert:
