@@ -373,8 +373,6 @@ def dollars(meter: Meter, events: int, prices: Mapping[str, Any], memory_gb: flo
     gb_seconds: Counter[str] = Counter()
     for invocation in meter.invocations:
         waited = sum(count * latency.get(service, 10) for service, count in invocation.calls.items())
-        if invocation.function == "updater":
-            waited += 0  # HubSpot's share is added below, per call
         billed_ms = math.ceil(invocation.cpu_seconds * 1000 + waited)
         gb_seconds[invocation.function] += billed_ms / 1000 * memory_gb
     gb_seconds["updater"] += meter.hubspot_calls * latency["hubspot"] / 1000 * memory_gb
@@ -445,7 +443,7 @@ def _per_records(meter: Meter, shape: Shape) -> dict[str, float]:
     calls = sum(
         count
         for name, count in meter.calls.items()
-        if (name.startswith("dynamodb.") and "Transact" in name) or "BatchGet" in name
+        if name in ("dynamodb.TransactWriteItems", "dynamodb.BatchGetItem")  # the record state's calls
     )
     return {
         "calls": calls * 1000 / records,

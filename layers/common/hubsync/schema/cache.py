@@ -76,11 +76,6 @@ class DefinitionCache:
             return entry.definitions
         return self._fetch(object_type, fetch)
 
-    def known(self, object_type: str) -> ObjectDefinitions | None:
-        """What is cached for the type, without fetching."""
-        entry = self._entries.get(object_type)
-        return entry.definitions if entry is not None else None
-
     def suspect(self, object_type: str) -> None:
         """HubSpot refused a value these definitions allowed: fetch them again at the next use."""
         with self._lock:
