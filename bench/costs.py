@@ -247,10 +247,14 @@ class CountingStdout(io.TextIOBase):
 
 def _hook(meter: Meter) -> Callable[[], None]:
     """Counts every call of every botocore client in this process (Powertools' idempotency layer makes its
-    own session, so a hook on boto3's default session would miss it)."""
+    own session, so a hook on boto3's default session would miss it), and of the record state's lean
+    DynamoDB client (hubsync.dynamodb), which sends without botocore's _make_api_call."""
     from botocore.client import BaseClient
 
+    from hubsync.dynamodb.client import LeanDynamoDB
+
     original = BaseClient._make_api_call
+    original_lean = LeanDynamoDB._make_api_call
 
     def counted(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
         model = client.meta.service_model.operation_model(operation_name)
@@ -259,10 +263,20 @@ def _hook(meter: Meter) -> Callable[[], None]:
         meter.after_receive(result, model)
         return result
 
+    def counted_lean(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
+        # The same operation model botocore would have used: the meter reads its service and name.
+        model = client.meta.service_model.operation_model(operation_name)
+        meter.before_call(model, api_params)
+        result = original_lean(client, operation_name, api_params)
+        meter.after_receive(result, model)
+        return result
+
     BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    LeanDynamoDB._make_api_call = counted_lean  # type: ignore[method-assign]
 
     def remove() -> None:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
+        LeanDynamoDB._make_api_call = original_lean  # type: ignore[method-assign]
 
     return remove
 

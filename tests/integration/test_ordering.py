@@ -12,11 +12,10 @@ import pytest
 
 from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
-from hubsync.recordstate import RecordStateStore
+from hubsync.recordstate import RecordStateStore, state_client
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
 from hubsync.updater import Updater
-from hubsync_local.aws import client
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, create_table
@@ -42,7 +41,7 @@ def updater(
         reserve_seconds=1,
         sleep=lambda _: None,
     )
-    state = RecordStateStore(table, owner=owner, client=client("dynamodb", aws_env))
+    state = RecordStateStore(table, owner=owner, client=state_client())
     return Updater(
         delivery, QueueSender(sqs, queues.dlq_url), default_object_type=OBJECT, max_receive_count=receives, state=state
     )
@@ -105,7 +104,7 @@ def test_a_record_leased_by_another_instance_is_deferred_not_written(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues, table: str, aws_env: str
 ) -> None:
     sim = hubspot_simulator
-    other = RecordStateStore(table, owner="other", client=client("dynamodb", aws_env))
+    other = RecordStateStore(table, owner="other", client=state_client())
     key = f"{OBJECT}##1003"
     assert other.acquire([key], lease_until=time.time() + 60) == {key}
     service = updater(sim, sqs_client, queues, table, aws_env)

@@ -41,19 +41,52 @@ class Clock:
 
 
 class Calls:
-    """Counts the requests a client sends, per operation (botocore's before-call event)."""
+    """Counts the requests a client sends, per operation (the before-send hook, which botocore and the lean
+    client both offer, once per request sent: moto answers without retries)."""
 
     def __init__(self, dynamodb: Any) -> None:
         self.counts: dict[str, int] = {}
-        dynamodb.meta.events.register("before-call.dynamodb.*", self._count)
+        dynamodb.meta.events.register("before-send.dynamodb.*", self._count)
 
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] = self.counts.get(model.name, 0) + 1
+    def _count(self, request: Any, **_: Any) -> None:
+        operation = request.headers["X-Amz-Target"]
+        name = (operation.decode() if isinstance(operation, bytes) else operation).rsplit(".", 1)[-1]
+        self.counts[name] = self.counts.get(name, 0) + 1
 
 
 @pytest.fixture
-def dynamodb(aws_env: str) -> Any:
+def admin(aws_env: str) -> Any:
+    """botocore's client, for setting the table up and reading it back."""
     return client("dynamodb", aws_env)
+
+
+@pytest.fixture(params=["lean", "botocore"])
+def dynamodb(request: pytest.FixtureRequest, aws_env: str, admin: Any) -> Any:
+    """The client the store is given: the lean one the updater deploys with, and botocore's (a caller's own).
+    Both have botocore's calls for set-up and reading back: the lean one through ``admin``."""
+    if request.param == "botocore":
+        return admin
+    from hubsync.dynamodb.client import LeanDynamoDB
+    from hubsync.dynamodb.sigv4 import Credentials
+
+    return _WithAdmin(LeanDynamoDB(client("dynamodb", aws_env), Credentials("testing", "testing")), admin)
+
+
+class _WithAdmin:
+    """The lean client for what it has, botocore's for the rest (create_table, put_item, get_item ...)."""
+
+    def __init__(self, lean: Any, admin: Any) -> None:
+        self._lean, self._admin = lean, admin
+        self.meta = lean.meta
+
+    def transact_write_items(self, **params: Any) -> Any:
+        return self._lean.transact_write_items(**params)
+
+    def batch_get_item(self, **params: Any) -> Any:
+        return self._lean.batch_get_item(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._admin, name)
 
 
 @pytest.fixture

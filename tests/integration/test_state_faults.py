@@ -19,11 +19,10 @@ from botocore.exceptions import ReadTimeoutError
 
 from hubsync.delivery import Delivery
 from hubsync.hubspot import HubSpotClient
-from hubsync.recordstate import RecordStateStore
+from hubsync.recordstate import RecordStateStore, state_client
 from hubsync.retry import RetryPolicy
 from hubsync.sqs import QueueSender
 from hubsync.updater import STATE_UNAVAILABLE, Updater
-from hubsync_local.aws import client
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, create_table, receive_all
@@ -96,7 +95,8 @@ def make(
     attempts: int = 3,
     hold: float = 60.0,
 ) -> tuple[Updater, DynamoFaults]:
-    dynamodb = client("dynamodb", aws_env)
+    # The client the updater deploys with (hubsync.dynamodb, made as the factory makes it): its hooks are botocore's.
+    dynamodb = state_client()
     faults = DynamoFaults(dynamodb)
     delivery = Delivery(
         HubSpotClient(sim.url, TOKEN, timeout_seconds=timeout),
