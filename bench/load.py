@@ -18,8 +18,9 @@
    queues them. They go to the updater's own handler (``load_handler``) as SQS events of the template's
    BatchSize, one after another. The local queue emulator is not what is measured. HubSpot is the
    simulator's CLI in a child process (no latency, a limit too high to pace anything). The DLQ is moto's
-   server, also a child. There is no record state table: moto's TransactWriteItems answers 500 to the
-   updater's 4 concurrent transactions, and takes about a second per batch of 100 records. Reported:
+   server, also a child. The big drain has no record state table (moto's transactions over a 10,000-record
+   table are too slow for it); a smaller one (STATE_DRAIN_EVENTS over STATE_DRAIN_RECORDS) runs twice in the
+   same run, with the record state (as deployed: moto's DynamoDB made atomic) and without. Reported:
    events/s (wall time of the handler calls); CPU per event (``time.process_time()`` of this process, the
    updater's threads included); HubSpot calls against the lower bound, the sum over batches of ceil(distinct
    records in the batch / 100); the handler's own EventsApplied metric; and the simulator's final state of
@@ -75,6 +76,8 @@ WEBHOOK_RECORDS = 10_000
 # 2. updater drain
 DRAIN_EVENTS = 100_000
 DRAIN_RECORDS = 10_000
+STATE_DRAIN_EVENTS = 20_000
+STATE_DRAIN_RECORDS = 2_000
 SEED = 20_251_128
 HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
 START_TIMEOUT = 90.0
@@ -454,11 +457,11 @@ def report_webhook(result: dict[str, Any]) -> list[Headline]:
 
 
 # -- 2. updater drain --------------------------------------------------------------------------------------
-def drain_targets() -> list[str]:
+def drain_targets(events: int = DRAIN_EVENTS, records: int = DRAIN_RECORDS) -> list[str]:
     """Which record each event touches: every record once, the rest Zipf-like (weight 1/k), shuffled."""
-    ids = record_ids(DRAIN_RECORDS)
+    ids = record_ids(records)
     rng = random.Random(SEED)
-    targets = ids + rng.choices(ids, weights=[1 / (k + 1) for k in range(len(ids))], k=DRAIN_EVENTS - len(ids))
+    targets = ids + rng.choices(ids, weights=[1 / (k + 1) for k in range(len(ids))], k=events - len(ids))
     rng.shuffle(targets)
     return targets
 
@@ -474,7 +477,9 @@ def _emf_sum(text: str, metric: str) -> int:
     return total
 
 
-def drain(sim: SimulatorProcess, targets: list[str], batches: int, batch_size: int, timeout: int) -> dict[str, Any]:
+def drain(
+    sim: SimulatorProcess, targets: list[str], batches: int, batch_size: int, timeout: int, records: int = DRAIN_RECORDS
+) -> dict[str, Any]:
     """The updater's handler over ``batches`` SQS events of ``batch_size``; the caller sets the env (DLQ, token)."""
     start = now_ms() - len(targets)
     os.environ["HUBSPOT_BASE_URL"] = sim.url
@@ -482,7 +487,7 @@ def drain(sim: SimulatorProcess, targets: list[str], batches: int, batch_size: i
     with contextlib.redirect_stdout(sink):  # Powertools binds its log stream when the module loads
         handler = load_handler("updater")
         # The first invocation builds the service (clients, limiter): a warm-up on a record outside the drain.
-        warm = event_body(str(FIRST_RECORD_ID + DRAIN_RECORDS), start - 1, property_string="warm-up")
+        warm = event_body(str(FIRST_RECORD_ID + records), start - 1, property_string="warm-up")
         handler(sqs_event([warm], -1), LambdaContext("updater", timeout))
     sim.reset_calls()
     sink = io.StringIO()
@@ -551,6 +556,70 @@ def run_drain() -> dict[str, Any]:
     return {**result, "batch_size": batch_size, "batches": batches}
 
 
+def run_state_drain() -> dict[str, dict[str, Any]]:
+    """The smaller drain, the same events twice: without the record state, then with it (as deployed)."""
+    from bench.overhead import create_state_table
+
+    template = Template.load(stack_name="hubsync-bench")
+    batch_size = int(template.sqs_event("UpdaterFunction")["BatchSize"])
+    timeout = template.function_timeout("UpdaterFunction")
+    targets = drain_targets(STATE_DRAIN_EVENTS, STATE_DRAIN_RECORDS)
+    batches = math.ceil(len(targets) / batch_size)
+    results: dict[str, dict[str, Any]] = {}
+    for case in ("without", "with"):
+        with (
+            MotoServer() as moto,
+            SimulatorProcess(record_ids(STATE_DRAIN_RECORDS + 1), *HEADERS_ONLY_LIMIT) as sim,
+        ):
+            sqs = client("sqs", moto.url)
+            dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
+            settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
+            removed = ["QUEUE_URL", "POWERTOOLS_METRICS_DISABLED"]
+            if case == "with":
+                settings["RECORD_STATE_TABLE"] = create_state_table(client("dynamodb", moto.url))
+            else:
+                removed.append("RECORD_STATE_TABLE")
+            with environment(settings, remove=tuple(removed)):
+                result = drain(sim, targets, batches, batch_size, timeout, STATE_DRAIN_RECORDS)
+            result["dlq"] = _depth(sqs, dlq_url)
+        results[case] = {**result, "batch_size": batch_size, "batches": batches}
+    return results
+
+
+def report_state_drain(results: dict[str, dict[str, Any]]) -> list[Headline]:
+    without, with_state = results["without"], results["with"]
+    print(
+        f"the same {with_state['events']:,} events over {with_state['records']:,} records, "
+        f"{with_state['batches']} SQS events of {with_state['batch_size']:,}, without and with the record state "
+        "(moto's DynamoDB, atomic, one request at a time: its latency is not AWS's, so wall time is moto's)"
+    )
+    rows = []
+    for name, result in (("without the record state", without), ("with the record state", with_state)):
+        unapplied = result["failures"] + result["dlq"] + result["bad_calls"] + result["wrong_records"]
+        rows.append(
+            (
+                name,
+                f"{result['events'] / result['wall']:,.0f}",
+                f"{result['cpu'] / result['events'] * 1e6:.1f}",
+                f"{result['calls']} / {result['lower_bound']}",
+                unapplied,
+            )
+        )
+    table(("drain", "events/s", "CPU µs / event", "calls / lower bound", "not applied or wrong"), rows)
+    ratio = (with_state["cpu"] / with_state["events"]) / (without["cpu"] / without["events"])
+    print(f"CPU per event with the record state / without: {ratio:.2f}")
+    complete = all(
+        r["applied"] == r["events"] and r["failures"] + r["dlq"] + r["bad_calls"] + r["wrong_records"] == 0
+        for r in (without, with_state)
+    )
+    calls_ratio = with_state["calls"] / with_state["lower_bound"]
+    return [
+        Headline("load", "drain with record state: CPU/event with / without", ratio, "-", None),
+        Headline("load", "drain with record state: calls / lower bound", calls_ratio, "1.00", calls_ratio == 1.0),
+        Headline("load", "drain with record state: every event applied", 1.0 if complete else 0.0, "1.00", complete),
+    ]
+
+
 def report_drain(result: dict[str, Any]) -> list[Headline]:
     print(
         f"{result['events']:,} events over {result['records']:,} records (Zipf-like, shuffled) in "
@@ -596,6 +665,9 @@ def main() -> list[Headline]:
     began = time.perf_counter()
     headlines += report_drain(run_drain())
     print(f"(drain: {time.perf_counter() - began:.1f} s)")
+    began = time.perf_counter()
+    headlines += report_state_drain(run_state_drain())
+    print(f"(drain with and without the record state: {time.perf_counter() - began:.1f} s)")
     return headlines
 
 

@@ -74,9 +74,10 @@ MAX_TRANSACTION_ITEMS = 100
 MAX_BATCH_GET_KEYS = 100
 DEFAULT_TTL_SECONDS = 30 * 86_400
 
-# One transaction, then one more without the records found taken. Records still contended after that are
-# simply not leased: their events wait for a later attempt, which is cheaper than chasing a busy record.
-_ACQUIRE_ATTEMPTS = 2
+# One transaction, then more without the records found taken (and with the rev of those this store remembered
+# wrongly). Records still contended after that are simply not leased: their events wait for a later attempt,
+# which is cheaper than chasing a busy record.
+_ACQUIRE_ATTEMPTS = 3
 # A commit retries after a TransactionConflict (another run's acquire touching a record at that instant)
 # or a stale rev; each attempt either succeeds or learns something, so a few are plenty.
 _COMMIT_ATTEMPTS = 4
@@ -102,6 +103,12 @@ IN_DOUBT_SUFFIX = "#in-doubt"
 
 _ACQUIRE_UPDATE = "SET #owner = :me, #until = :until, #exp = :exp"
 _ACQUIRE_CONDITION = "attribute_not_exists(#owner) OR #until <= :now OR #owner = :me"
+# For a record this store has seen: the lease as above, and the rev it remembers. When the transaction goes
+# through, what the store remembers is what is stored, and the read is skipped.
+_ACQUIRE_IF_REV = f"({_ACQUIRE_CONDITION}) AND #rev = :rev"
+_ACQUIRE_IF_NEW = f"({_ACQUIRE_CONDITION}) AND attribute_not_exists(#rev)"
+# What a store remembers of records (rev and times), at most: past this it forgets them all and reads again.
+MAX_REMEMBERED = 20_000
 
 
 class RecordStateUnavailableError(HubsyncError):
@@ -155,9 +162,12 @@ class RecordStateStore:
         self._clock = clock
         self._ttl_seconds = ttl_seconds
         self._sleep = sleep
-        # rev and times per record from read() and commit(), so a commit can merge without reading again.
+        # rev and times per record from read(), commit() and failed conditions, so a commit can merge without
+        # reading again, and an acquire that proves them current (its condition names the rev) spares the read.
         # Threads touch distinct keys, and single dict operations are atomic, so no lock is needed.
         self._known: dict[str, _Stored] = {}
+        # Record -> lease end, for records whose remembered state the last acquire proved current.
+        self._proven: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------------------ leases
     def acquire(self, keys: Sequence[str], lease_until: float) -> set[str]:
@@ -178,21 +188,46 @@ class RecordStateStore:
             ":now": {"N": _seconds(now)},
             ":exp": {"N": str(int(now) + self._ttl_seconds)},
         }
+        base_names, used = _placeholders(_ACQUIRE_UPDATE, _ACQUIRE_IF_REV, tuple(values))
+        shared = {name: values[name] for name in used if name != ":rev"}
         for _ in range(_ACQUIRE_ATTEMPTS):
             if not pending:
                 break
-            # One expression and one set of values for every record: worked out once, shared by the items.
-            names, used = _placeholders(_ACQUIRE_UPDATE, _ACQUIRE_CONDITION, tuple(values))
-            shared = {name: values[name] for name in used}
-            items = [self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_CONDITION, names, shared) for key in pending]
+            items = [self._acquire_item(key, base_names, shared) for key in pending]
             reasons = self._transact(items)
             if reasons is None:
+                for key in pending:
+                    if key in self._known:
+                        self._proven[key] = lease_until
                 return set(pending)
             # Held by another run (condition failed) or being written by one right now (conflict): either
-            # way not ours to take in this batch.
-            taken = {key for key, reason in zip(pending, reasons, strict=True) if reason.get("Code") != "None"}
+            # way not ours to take in this batch. A record whose lease was free failed on the rev remembered: it
+            # came back with the cancellation, and the next attempt names the rev it has now.
+            taken = set()
+            for key, reason in zip(pending, reasons, strict=True):
+                code = reason.get("Code")
+                if code == "None":
+                    continue
+                item: Mapping[str, Any] = reason.get("Item") or {}
+                if code == _CONDITION_FAILED and key in self._known and not self._held_by_another(item, now):
+                    self._known[key] = _stored(item) if item else _Stored(None, {})
+                else:
+                    taken.add(key)
             pending = [key for key in pending if key not in taken]
         return set()
+
+    def _acquire_item(self, key: str, names: Mapping[str, str], shared: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+        known = self._known.get(key)
+        if known is None:
+            return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_CONDITION, _LEASE_NAMES, shared)
+        if known.rev is None:
+            return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_IF_NEW, names, shared)
+        return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_IF_REV, names, {**shared, ":rev": {"N": str(known.rev)}})
+
+    def _held_by_another(self, item: Mapping[str, Any], now: float) -> bool:
+        owner = item.get("lease_owner", {}).get("S")
+        until = float(item.get("lease_until", {}).get("N", "0"))
+        return owner is not None and owner != self.owner and until > now
 
     def release(self, keys: Iterable[str]) -> None:
         """Gives up leases without storing anything (e.g. the HubSpot request failed)."""
@@ -205,11 +240,21 @@ class RecordStateStore:
         """Record key -> {property: occurredAt applied}, read consistently; records with nothing applied
         are absent."""
         result: dict[str, dict[str, int]] = {}
-        for chunk in _chunks(_unique(keys), MAX_BATCH_GET_KEYS):
+        now = self._clock()
+        unread = []
+        for key in _unique(keys):
+            proven_until = self._proven.pop(key, None)
+            known = self._known.get(key)
+            if proven_until is not None and proven_until > now and known is not None:
+                if known.times:  # what the acquire just proved stored, under a lease this store still holds
+                    result[key] = dict(known.times)
+            else:
+                unread.append(key)
+        for chunk in _chunks(unread, MAX_BATCH_GET_KEYS):
             found = {item[KEY_ATTRIBUTE]["S"]: _stored(item) for item in self._batch_get(chunk)}
             for key in chunk:
                 stored = found.get(key, _Stored(None, {}))
-                self._known[key] = stored
+                self._remember_read(key, stored)
                 if stored.times:
                     result[key] = dict(stored.times)
         return result
@@ -258,7 +303,7 @@ class RecordStateStore:
             reasons = self._transact([item for item, _ in writes.values()])
             if reasons is None:
                 for key, (_, merged) in writes.items():
-                    self._remember(key, merged, released=key in releasing or key in held)
+                    self._remember(key, merged)
                 return lost
             conflict = False
             for key, reason in zip(pending, reasons, strict=True):
@@ -323,14 +368,20 @@ class RecordStateStore:
             clauses.insert(0, "SET " + ", ".join(sets))
         return self._update(key, " ".join(clauses), condition, values), merged
 
-    def _remember(self, key: str, merged: dict[str, int] | None, released: bool) -> None:
-        if released:
-            # The next lease may come after another run's commit: read again then.
-            self._known.pop(key, None)
-        elif merged is not None:
+    def _remember(self, key: str, merged: dict[str, int] | None) -> None:
+        """After a commit went through: its times under the next rev. Kept after the release too: the next acquire
+        names that rev, so a commit by another run meanwhile fails it and comes back, instead of being missed."""
+        self._proven.pop(key, None)
+        if merged is not None:
             known = self._known.get(key)
             rev = known.rev if known is not None and known.rev is not None else 0
-            self._known[key] = _Stored(rev + 1, merged)
+            self._remember_read(key, _Stored(rev + 1, merged))
+
+    def _remember_read(self, key: str, stored: _Stored) -> None:
+        if len(self._known) >= MAX_REMEMBERED and key not in self._known:
+            # Forgetting is always safe (the next acquire reads again); a cap keeps a long-lived container small.
+            self._known.clear()
+        self._known[key] = stored
 
     # ------------------------------------------------------------------------------------------ I/O
     def _update(self, key: str, update: str, condition: str, values: Mapping[str, Any]) -> TransactWriteItemTypeDef:
@@ -346,8 +397,8 @@ class RecordStateStore:
                 "Key": {KEY_ATTRIBUTE: {"S": key}},
                 "UpdateExpression": update,
                 "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,  # type: ignore[typeddict-item]
-                "ExpressionAttributeValues": values,  # type: ignore[typeddict-item]
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
                 # On a failed condition the item comes back with the cancellation: whose lease, which rev.
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
@@ -424,6 +475,9 @@ def _unavailable(operation: str, exc: Exception) -> RecordStateUnavailableError:
     return RecordStateUnavailableError(
         f"record state table unavailable: {operation} failed ({details['code']})", details
     )
+
+
+_LEASE_NAMES = {k: v for k, v in _NAMES.items() if k in f"{_ACQUIRE_UPDATE} {_ACQUIRE_CONDITION}"}
 
 
 @functools.lru_cache(maxsize=64)
