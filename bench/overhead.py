@@ -178,6 +178,31 @@ def create_state_table(dynamodb: Any) -> str:
     return name
 
 
+@contextlib.contextmanager
+def state_calls() -> Iterator[dict[str, Any]]:
+    """The record state's DynamoDB calls (by operation) and units while the block runs (its lean client's)."""
+    from collections import Counter
+
+    from bench.costs import dynamodb_units
+    from hubsync.dynamodb.client import LeanDynamoDB
+
+    seen: dict[str, Any] = {"calls": Counter(), "read_units": 0.0, "write_units": 0.0}
+    original = LeanDynamoDB._make_api_call
+
+    def counted(client: Any, operation: str, params: Any) -> Any:
+        reads, writes = dynamodb_units(operation, params)
+        seen["calls"][operation] += 1
+        seen["read_units"] += reads
+        seen["write_units"] += writes
+        return original(client, operation, params)
+
+    LeanDynamoDB._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        LeanDynamoDB._make_api_call = original  # type: ignore[method-assign]
+
+
 def measure(cases: dict[str, Callable[[], None]]) -> dict[str, tuple[float, float]]:
     """Median (CPU seconds, wall seconds) of each case over REPS interleaved runs, after one warm-up each."""
     for run in cases.values():
@@ -227,7 +252,8 @@ def run() -> dict[str, Any]:
             if len(sent) != len(payloads) or sum(call["inputs"] for call in sent) != RECORDS:
                 raise AssertionError(f"hubsync sent {len(sent)} requests, expected {len(payloads)}")
             fast.reset_calls()
-            hubsync_state()
+            with state_calls() as dynamodb:
+                hubsync_state()
             sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
             if len(sent) != len(payloads):  # the state must not have found these events superseded
                 raise AssertionError(f"hubsync with the record state sent {len(sent)} requests, not {len(payloads)}")
@@ -243,7 +269,7 @@ def run() -> dict[str, Any]:
                 }
             )
             wall = measure({"hubsync": hubsync_slow, "bare": bare_case(slow.url, payloads)})
-    return {"cpu": cpu, "wall": wall, "requests": len(payloads)}
+    return {"cpu": cpu, "wall": wall, "requests": len(payloads), "dynamodb": dynamodb}
 
 
 def main() -> list[Headline]:
@@ -300,6 +326,14 @@ def main() -> list[Headline]:
             ("hubsync with the record state / official client", state_official, "~0.3"),
             ("hubsync with the record state / bare requests", state_bare, "-"),
         ],
+    )
+    dynamodb = result["dynamodb"]
+    per_thousand = 1000 / RECORDS
+    calls = ", ".join(f"{n * per_thousand:.0f} {name}" for name, n in sorted(dynamodb["calls"].items()))
+    print(
+        f"record state per 1,000 records (one invocation, every record seen before by this container): {calls}; "
+        f"{dynamodb['write_units'] * per_thousand:.0f} write units, {dynamodb['read_units'] * per_thousand:.0f} "
+        "read units"
     )
     print(f"wall time, {LATENCY_MS} ms HubSpot latency, same {result['requests']} requests, median of {REPS}")
     table(

@@ -1,4 +1,5 @@
-"""``LeanDynamoDB``: DynamoDB's JSON protocol over one urllib3 pool, as a drop-in for a botocore client's calls.
+"""``LeanDynamoDB``: DynamoDB's JSON protocol over a pool of http.client connections (``transport``), as a
+drop-in for a botocore client's calls.
 
 Made from a botocore DynamoDB client, whose endpoint, region, timeouts, pool size and event hooks it takes
 over (``meta`` is that client's, so ``client.meta.events.register(...)`` works as on botocore), and from
@@ -23,18 +24,16 @@ from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import msgspec
-import urllib3
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    HTTPClientError,
     ReadTimeoutError,
 )
-from urllib3 import exceptions as urllib3_errors
 
 from hubsync.dynamodb.sigv4 import Credentials, SigV4Signer
+from hubsync.dynamodb.transport import Answer, Transport
 
 API_VERSION = "DynamoDB_20120810"
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -58,14 +57,6 @@ _decode = msgspec.json.Decoder().decode
 
 class CredentialSource(Protocol):
     def get_frozen_credentials(self) -> Any: ...
-
-
-class Answer(NamedTuple):
-    """An HTTP answer as botocore's hooks see one (``status_code``, ``headers``, ``content``)."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
 
 
 class PreparedRequest(NamedTuple):
@@ -109,11 +100,8 @@ class LeanDynamoDB:
         self._signer = SigV4Signer(meta.region_name, "dynamodb")
         self._credentials = credentials
         config = meta.config
-        self._pool = urllib3.connection_from_url(
-            self._endpoint,
-            maxsize=config.max_pool_connections,
-            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
-            retries=False,
+        self._transport = Transport(
+            self._endpoint, config.connect_timeout, config.read_timeout, config.max_pool_connections
         )
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -165,21 +153,7 @@ class LeanDynamoDB:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _post(self, headers: Mapping[str, str], body: bytes) -> Answer:
-        try:
-            response = self._pool.urlopen(
-                "POST", self._path, body=body, headers=headers, redirect=False, preload_content=True
-            )
-        except urllib3_errors.NewConnectionError as exc:
-            raise EndpointConnectionError(endpoint_url=self._endpoint, error=exc) from exc
-        except urllib3_errors.ConnectTimeoutError as exc:
-            raise ConnectTimeoutError(endpoint_url=self._endpoint, error=exc) from exc
-        except urllib3_errors.ReadTimeoutError as exc:
-            raise ReadTimeoutError(endpoint_url=self._endpoint, error=exc) from exc
-        except urllib3_errors.ProtocolError as exc:
-            raise ConnectionClosedError(endpoint_url=self._endpoint, error=exc) from exc
-        except urllib3_errors.HTTPError as exc:
-            raise HTTPClientError(error=exc) from exc
-        return Answer(response.status, response.headers, response.data)
+        return self._transport.post(self._path, headers, body)
 
     def _frozen(self) -> Credentials:
         source = self._credentials
