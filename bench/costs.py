@@ -256,23 +256,19 @@ def _hook(meter: Meter) -> Callable[[], None]:
     original = BaseClient._make_api_call
     original_lean = LeanDynamoDB._make_api_call
 
-    def counted(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
-        model = client.meta.service_model.operation_model(operation_name)
-        meter.before_call(model, api_params)
-        result = original(client, operation_name, api_params)
-        meter.after_receive(result, model)
-        return result
+    def counting(call: Callable[[Any, str, Mapping[str, Any]], Any]) -> Callable[[Any, str, Mapping[str, Any]], Any]:
+        def counted(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
+            # The lean client keeps its botocore client's meta: the same operation model for both.
+            model = client.meta.service_model.operation_model(operation_name)
+            meter.before_call(model, api_params)
+            result = call(client, operation_name, api_params)
+            meter.after_receive(result, model)
+            return result
 
-    def counted_lean(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
-        # The same operation model botocore would have used: the meter reads its service and name.
-        model = client.meta.service_model.operation_model(operation_name)
-        meter.before_call(model, api_params)
-        result = original_lean(client, operation_name, api_params)
-        meter.after_receive(result, model)
-        return result
+        return counted
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
-    LeanDynamoDB._make_api_call = counted_lean  # type: ignore[method-assign]
+    BaseClient._make_api_call = counting(original)  # type: ignore[method-assign]
+    LeanDynamoDB._make_api_call = counting(original_lean)  # type: ignore[method-assign]
 
     def remove() -> None:
         BaseClient._make_api_call = original  # type: ignore[method-assign]

@@ -537,53 +537,40 @@ def drain(
 
 
 def run_drain() -> dict[str, Any]:
-    template = Template.load(stack_name="hubsync-bench")
-    batch_size = int(template.sqs_event("UpdaterFunction")["BatchSize"])
-    timeout = template.function_timeout("UpdaterFunction")
-    targets = drain_targets()
-    batches = math.ceil(len(targets) / batch_size)
-    with (
-        MotoServer() as moto,
-        SimulatorProcess(record_ids(DRAIN_RECORDS + 1), *HEADERS_ONLY_LIMIT) as sim,
-    ):
-        sqs = client("sqs", moto.url)
-        dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
-        # A service name of its own, so the logs go to this run's sink (not one an earlier benchmark closed).
-        settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
-        with environment(settings, remove=("QUEUE_URL", "RECORD_STATE_TABLE", "POWERTOOLS_METRICS_DISABLED")):
-            result = drain(sim, targets, batches, batch_size, timeout)
-        result["dlq"] = _depth(sqs, dlq_url)
-    return {**result, "batch_size": batch_size, "batches": batches}
+    return _drain_in_stack(drain_targets(), DRAIN_RECORDS, state=False)
 
 
 def run_state_drain() -> dict[str, dict[str, Any]]:
     """The smaller drain, the same events twice: without the record state, then with it (as deployed)."""
+    targets = drain_targets(STATE_DRAIN_EVENTS, STATE_DRAIN_RECORDS)
+    return {case: _drain_in_stack(targets, STATE_DRAIN_RECORDS, state=case == "with") for case in ("without", "with")}
+
+
+def _drain_in_stack(targets: list[str], records: int, state: bool) -> dict[str, Any]:
+    """One drain with moto and the simulator of its own; with the record state table (as deployed) or none."""
     from bench.overhead import create_state_table
 
     template = Template.load(stack_name="hubsync-bench")
     batch_size = int(template.sqs_event("UpdaterFunction")["BatchSize"])
     timeout = template.function_timeout("UpdaterFunction")
-    targets = drain_targets(STATE_DRAIN_EVENTS, STATE_DRAIN_RECORDS)
     batches = math.ceil(len(targets) / batch_size)
-    results: dict[str, dict[str, Any]] = {}
-    for case in ("without", "with"):
-        with (
-            MotoServer() as moto,
-            SimulatorProcess(record_ids(STATE_DRAIN_RECORDS + 1), *HEADERS_ONLY_LIMIT) as sim,
-        ):
-            sqs = client("sqs", moto.url)
-            dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
-            settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
-            removed = ["QUEUE_URL", "POWERTOOLS_METRICS_DISABLED"]
-            if case == "with":
-                settings["RECORD_STATE_TABLE"] = create_state_table(client("dynamodb", moto.url))
-            else:
-                removed.append("RECORD_STATE_TABLE")
-            with environment(settings, remove=tuple(removed)):
-                result = drain(sim, targets, batches, batch_size, timeout, STATE_DRAIN_RECORDS)
-            result["dlq"] = _depth(sqs, dlq_url)
-        results[case] = {**result, "batch_size": batch_size, "batches": batches}
-    return results
+    with (
+        MotoServer() as moto,
+        SimulatorProcess(record_ids(records + 1), *HEADERS_ONLY_LIMIT) as sim,
+    ):
+        sqs = client("sqs", moto.url)
+        dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
+        # A service name of its own, so the logs go to this run's sink (not one an earlier benchmark closed).
+        settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
+        removed = ["QUEUE_URL", "POWERTOOLS_METRICS_DISABLED"]
+        if state:
+            settings["RECORD_STATE_TABLE"] = create_state_table(client("dynamodb", moto.url))
+        else:
+            removed.append("RECORD_STATE_TABLE")
+        with environment(settings, remove=tuple(removed)):
+            result = drain(sim, targets, batches, batch_size, timeout, records)
+        result["dlq"] = _depth(sqs, dlq_url)
+    return {**result, "batch_size": batch_size, "batches": batches}
 
 
 def report_state_drain(results: dict[str, dict[str, Any]]) -> list[Headline]:

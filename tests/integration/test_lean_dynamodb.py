@@ -9,16 +9,14 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from hubsync.dynamodb.client import LeanDynamoDB
 from hubsync.dynamodb.sigv4 import Credentials
-from hubsync_local.aws import REGION, client, free_port
-from support.aws import create_table
+from hubsync_local.aws import client
+from support.aws import create_table, unreachable_dynamodb
 
 KEYS = Credentials("testing", "testing")
 
@@ -102,14 +100,7 @@ def test_a_missing_table_raises_as_botocore_does(aws_env: str) -> None:
 
 
 def test_an_unreachable_endpoint_raises_botocores_connection_error() -> None:
-    closed = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(connect_timeout=1),
-    )
+    closed = unreachable_dynamodb()
     sleeps: list[float] = []
     ours = LeanDynamoDB(closed, KEYS, sleep=sleeps.append)
     with pytest.raises(EndpointConnectionError):

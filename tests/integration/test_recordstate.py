@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.stub import Stubber
 
 from hubsync.recordstate import (
@@ -25,8 +24,8 @@ from hubsync.recordstate import (
     RecordStateUnavailableError,
     superseded,
 )
-from hubsync_local.aws import REGION, client, free_port
-from support.aws import create_table
+from hubsync_local.aws import REGION, client
+from support.aws import create_table, unreachable_dynamodb
 
 START = 1_700_000_000.0
 LEASE_SECONDS = 30.0
@@ -448,14 +447,7 @@ def test_missing_table_is_unavailable(dynamodb: Any, clock: Clock) -> None:
 
 
 def test_unreachable_endpoint_is_unavailable(clock: Clock) -> None:
-    closed = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
-    )
+    closed = unreachable_dynamodb(retries={"max_attempts": 1})
     store = RecordStateStore("t", "run-a", client=closed, clock=clock)
     with pytest.raises(RecordStateUnavailableError) as caught:
         store.read([R1])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hubsync_local.aws import MotoServer, aws_environment, client
+from hubsync_local.aws import REGION, MotoServer, aws_environment, client, free_port
 
 __all__ = [
     "Queues",
@@ -111,3 +111,18 @@ def create_table(endpoint_url: str, prefix: str, key: str) -> str:
         BillingMode="PAY_PER_REQUEST",
     )
     return name
+
+
+def unreachable_dynamodb(**config: Any) -> Any:
+    """A botocore DynamoDB client for a port nobody listens on (``config``: botocore Config arguments)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(connect_timeout=1, **config),
+    )

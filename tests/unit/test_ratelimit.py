@@ -504,6 +504,33 @@ def test_a_new_container_assumes_its_predecessors_share_spent_until_headers_say_
     assert rl.seconds_until_ready() == pytest.approx(10.0)  # the assumed requests leave one interval on
 
 
+def test_the_assumed_share_leaves_the_window_all_at_once_one_interval_on() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, limit=100, instances=2, max_in_flight=4, assume_predecessor=True)
+    first = rl.try_acquire()
+    assert first is not None
+    clock.now = 0.5
+    rl.complete(first, 200, {})  # ours counts until one interval after its answer: 10.5
+    assert rl.stats()["in_window"] == 50  # 49 assumed + ours
+    clock.now = 9.99
+    assert rl.try_acquire() is None and rl.stats()["in_window"] == 50
+    clock.now = 10.0  # one interval after the container started: HubSpot's window no longer counts them
+    assert rl.stats()["in_window"] == 1
+    assert rl.try_acquire() is not None
+
+
+def test_a_share_set_high_to_pace_nothing_is_one_count_not_a_request_each() -> None:
+    """A limit of a million (as the benchmarks set, to pace nothing): the assumed share is a number, so
+    acquiring does not go through a million records each time (it once took seconds a batch)."""
+    clock = FakeClock()
+    rl = limiter(clock, limit=1_000_000, instances=1, max_in_flight=4, assume_predecessor=True)
+    assert len(rl._window) == 0 and rl.stats()["in_window"] == 999_999
+    first = rl.try_acquire()
+    assert first is not None and rl.try_acquire() is None
+    rl.complete(first, 200, {"X-HubSpot-RateLimit-Remaining": "999999"})
+    assert rl.try_acquire() is not None
+
+
 def test_a_new_container_sends_at_once_when_remaining_shows_the_window_empty() -> None:
     clock = FakeClock()
     rl = limiter(clock, limit=100, instances=2, max_in_flight=4, assume_predecessor=True)

@@ -71,7 +71,6 @@ class _Sent:
 
     sent_at: float
     done_at: float | None = None
-    assumed: bool = False  # a predecessor's request, assumed (see assume_predecessor): not one of ours
 
 
 @dataclass(frozen=True)
@@ -144,11 +143,16 @@ class RateLimiter:
         self._sent = 0
         self._estimate: _Estimate | None = None
         self._paused_until = -math.inf
+        # A predecessor's requests, assumed (see assume_predecessor): a count and when they leave the window, not
+        # one record each. They all leave at once, and a share can be large (a limit set high to pace nothing):
+        # records would make every acquire sort them until they leave.
+        self._assumed = 0
+        self._assumed_leave_at = -math.inf
         if assume_predecessor:
             # Answered just now, so they leave the window one interval from now, as a predecessor's would at
             # the latest. One slot of the share stays free: the first request learns what HubSpot counts.
-            start = clock()
-            self._window.extend(_Sent(start, start, assumed=True) for _ in range(self.share - 1))
+            self._assumed = self.share - 1
+            self._assumed_leave_at = clock() + self._interval
         self._daily_until: float | None = None
         self._completed = 0
         self._rate_limited = 0
@@ -226,7 +230,7 @@ class RateLimiter:
                 "limit": self._limit,
                 "interval_seconds": self._interval,
                 "share": self.share,
-                "in_window": len(self._leave_times(now)),
+                "in_window": len(self._leave_times(now)) + self._assumed,
                 "remaining_estimate": -1 if estimate is None else estimate,
                 "paused_seconds": max(0.0, self._paused_until - now),
             }
@@ -281,14 +285,24 @@ class RateLimiter:
             return self._paused_until
         share = self.share
         self._forget_left(now)
-        if len(self._window) < share:  # fewer of ours in the window than the share, whatever their times
+        if len(self._window) + self._assumed < share:  # fewer in the window than the share, whatever their times
             return now
         leave_times = self._leave_times(now)
         headroom_at = self._headroom_at(now)
-        if len(leave_times) < share or headroom_at <= now:
+        counted = len(leave_times) + self._assumed
+        if counted < share or headroom_at <= now:
             return now
-        # A slot of the share frees when enough of ours have left the window; in flight ones never do (inf).
-        return min(leave_times[len(leave_times) - share], headroom_at)
+        # A slot of the share frees when enough have left the window; in flight ones never do (inf). The
+        # (counted - share)-th to leave, the assumed ones merged in at their one leave time.
+        index = counted - share
+        before = bisect.bisect_left(leave_times, self._assumed_leave_at)
+        if index < before:
+            slot = leave_times[index]
+        elif index < before + self._assumed:
+            slot = self._assumed_leave_at
+        else:
+            slot = leave_times[index - self._assumed]
+        return min(slot, headroom_at)
 
     def _leave_times(self, now: float) -> list[float]:
         """When each of ours still counted leaves HubSpot's window, soonest first.
@@ -305,6 +319,8 @@ class RateLimiter:
     def _forget_left(self, now: float) -> None:
         """Drops the oldest of ours once they have left HubSpot's window (kept in send order)."""
         horizon = now - self._interval
+        if self._assumed_leave_at <= now:
+            self._assumed = 0
         # Same boundary as HubSpot's rolling window: exactly one interval old no longer counts.
         while self._window and self._window[0].done_at is not None and self._window[0].done_at <= horizon:
             self._window.popleft()
@@ -381,11 +397,12 @@ class RateLimiter:
         recoverable = sorted(
             sent.done_at
             for sent in self._window
-            if sent.done_at is not None and sent.done_at < permit.sent_at and sent.sent_at > since and not sent.assumed
+            if sent.done_at is not None and sent.done_at < permit.sent_at and sent.sent_at > since
         )
         # At most this many of ours were in the window (a count: _leave_times would sort them too). Assumed
-        # predecessor requests are not ours: if they were real, Remaining shows them as the others' use.
-        ours = sum(1 for sent in self._window if (sent.done_at is None or sent.done_at > since) and not sent.assumed)
+        # predecessor requests are not ours (nor in _window): if they were real, Remaining shows them as the
+        # others' use.
+        ours = sum(1 for sent in self._window if sent.done_at is None or sent.done_at > since)
         others = max(0, self._limit - remaining - ours)
         self._estimate = _Estimate(remaining, now, permit, tuple(recoverable), others)
 
