@@ -26,7 +26,7 @@ HANDLER = (
 SETUP = (
     "import os; os.environ.update(AWS_DEFAULT_REGION='us-east-1', AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x', "
     "QUEUE_URL='https://q', DLQ_URL='https://d', WEBHOOK_SECRETS='[]', IDEMPOTENCY_TABLE='t', "
-    "HUBSPOT_ACCESS_TOKEN='t'); "
+    "HUBSPOT_ACCESS_TOKEN='t', RECORD_STATE_TABLE='t'); "
 )
 CASES = {
     "receiver handler": HANDLER.format(path=str(ROOT / "functions/receiver/app.py")),
