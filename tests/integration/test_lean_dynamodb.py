@@ -157,9 +157,10 @@ def test_an_after_call_hook_can_lose_the_answer(aws_env: str, table: str) -> Non
         assert http_response.status_code == 200
         raise ReadTimeoutError(endpoint_url="lost")
 
-    ours.meta.events.register("after-call.dynamodb.PutItem", lose)
+    ours.meta.events.register("after-call.dynamodb.TransactWriteItems", lose)
+    write = {"Put": {"TableName": table, "Item": {"record": {"S": "written"}}}}
     with pytest.raises(ReadTimeoutError):
-        ours.put_item(TableName=table, Item={"record": {"S": "written"}})
+        ours.transact_write_items(TransactItems=[write], ClientRequestToken="lost-answer")
     stored = client("dynamodb", aws_env).get_item(TableName=table, Key={"record": {"S": "written"}})
     assert "Item" in stored
 
@@ -190,9 +191,9 @@ def test_throttling_is_retried_and_a_refusal_is_not(aws_env: str, table: str, co
         body = b'{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"no"}' % code.encode()
         return AWSResponse(request.url, 400, {}, Raw(body))
 
-    ours.meta.events.register("before-send.dynamodb.GetItem", refuse)
+    ours.meta.events.register("before-send.dynamodb.BatchGetItem", refuse)
     with pytest.raises(ClientError) as caught:
-        ours.get_item(TableName=table, Key={"record": {"S": "k"}})
+        ours.batch_get_item(RequestItems={table: {"Keys": [{"record": {"S": "k"}}]}})
     assert caught.value.response["Error"]["Code"] == code
     assert len(calls) == (3 if retried else 1)
 
@@ -200,10 +201,10 @@ def test_throttling_is_retried_and_a_refusal_is_not(aws_env: str, table: str, co
 def test_a_non_json_answer_is_an_error_with_its_status(aws_env: str, table: str) -> None:
     ours = lean(aws_env)
     ours.meta.events.register(
-        "before-send.dynamodb.GetItem",
+        "before-send.dynamodb.BatchGetItem",
         lambda request, **_: AWSResponse(request.url, 403, {}, Raw(b"<html>Forbidden</html>")),
     )
     with pytest.raises(ClientError) as caught:
-        ours.get_item(TableName=table, Key={"record": {"S": "k"}})
+        ours.batch_get_item(RequestItems={table: {"Keys": [{"record": {"S": "k"}}]}})
     assert caught.value.response["Error"]["Code"] == "403"
     assert "Forbidden" in caught.value.response["Error"]["Message"]

@@ -76,8 +76,9 @@ class OperationModel(NamedTuple):
 
 
 class LeanDynamoDB:
-    """DynamoDB calls by method name (``transact_write_items(**params)``, ...): botocore's answers and errors.
-    Safe to share between threads, as botocore's client is."""
+    """The record state's two operations by botocore's method names (``transact_write_items(**params)``,
+    ``batch_get_item(**params)``): botocore's answers and errors. Another operation is one more method calling
+    ``_make_api_call``. Safe to share between threads, as botocore's client is."""
 
     def __init__(
         self,
@@ -112,12 +113,6 @@ class LeanDynamoDB:
 
     def batch_get_item(self, **params: Any) -> dict[str, Any]:
         return self._make_api_call("BatchGetItem", params)
-
-    def get_item(self, **params: Any) -> dict[str, Any]:
-        return self._make_api_call("GetItem", params)
-
-    def put_item(self, **params: Any) -> dict[str, Any]:
-        return self._make_api_call("PutItem", params)
 
     # ------------------------------------------------------------------------------------------ one call
     def _make_api_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
