@@ -1,4 +1,4 @@
-"""The README's error table, answer by answer, against the simulator (real HTTP) and moto's DLQ.
+"""The error table (docs/delivery.md), answer by answer, against the simulator (real HTTP) and moto's DLQ.
 
 Each row: what HubSpot answers (twice: both attempts of the invocation), how many calls hubsync makes,
 how long it waits between them, and where the event ends: applied, left on the queue for

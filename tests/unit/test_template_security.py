@@ -481,8 +481,8 @@ def test_local_stack_reads_the_conditional_settings(values: dict[str, str], mana
     assert table.get("KMSMasterKeyId") == key and table["SSEEnabled"] is True
 
 
-def test_readme_says_what_the_key_policy_must_allow() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Encryption", 1)[1].split("\n## ", 1)[0]
+def test_the_deploy_docs_say_what_the_key_policy_must_allow() -> None:
+    deploying = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    section = deploying.split("## Encryption", 1)[1].split("\n## ", 1)[0]
     for needed in ("cloudwatch.amazonaws.com", "logs.", "kms:GenerateDataKey", "kms:Decrypt", "kms:CreateGrant"):
         assert needed in section, needed

@@ -100,7 +100,7 @@ def require(value: str | None, name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the functions read from the environment (see the README's configuration table).
+    """Everything the functions read from the environment (see docs/configuration.md).
 
     Reads: QUEUE_URL, DLQ_URL, HUBSPOT_BASE_URL, HUBSPOT_TOKEN_SECRET_ARN, HUBSPOT_ACCESS_TOKEN,
     WEBHOOK_SECRET_ARN, WEBHOOK_SECRETS, OBJECT_TYPE, MAX_RECEIVE_COUNT, HUBSPOT_TIMEOUT_SECONDS,
