@@ -2,60 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import queue
 import shlex
 import signal
 import subprocess
-import sys
-import threading
 import time
-from typing import IO
 
 import pytest
 import requests
 
 from hubsync_local.aws import free_port
+from support.stack import next_printed_line, start_make_run
 
 pytestmark = pytest.mark.e2e
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-
-
-def _next_line(lines: queue.Queue[str], predicate: object, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1)
-        except queue.Empty:
-            continue
-        if callable(predicate) and predicate(line):
-            return line
-    raise AssertionError("the local stack did not print what was expected")
-
-
 def test_run_serves_the_sample_event_and_stops_on_ctrl_c() -> None:
     gateway, simulator = free_port(), free_port()
-    env = {
-        **os.environ,
-        "LOCAL_GATEWAY_PORT": str(gateway),
-        "LOCAL_SIMULATOR_PORT": str(simulator),
-        "LOCAL_BATCHING_WINDOW_SECONDS": "1",
-    }
-    env.pop("WEBHOOK_SECRETS", None)
-    env.pop("WEBHOOK_SOURCES", None)  # make run's own default: the worked examples
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubsync_local"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    process, lines = start_make_run(gateway, simulator)
     try:
-        _next_line(lines, lambda line: line.startswith("Send a signed sample event"))
-        command = _next_line(lines, lambda line: " send " in line).strip()
+        next_printed_line(lines, lambda line: line.startswith("Send a signed sample event"))
+        command = next_printed_line(lines, lambda line: " send " in line).strip()
         sent = subprocess.run(
             [*shlex.split(command), "--url", f"http://127.0.0.1:{gateway}/webhooks"],
             capture_output=True,
@@ -65,13 +31,13 @@ def test_run_serves_the_sample_event_and_stops_on_ctrl_c() -> None:
         )
         assert sent.stdout.startswith("202"), sent.stdout + sent.stderr
         # Each example sender's line, as printed (its own --url, secret, sources file and sample body).
-        _next_line(lines, lambda line: line.startswith("Send each source's sample"))
+        next_printed_line(lines, lambda line: line.startswith("Send each source's sample"))
         for name in ("hubspot", "stripe", "github", "erp"):
-            line = _next_line(lines, lambda line: " send --source " in line).strip()
+            line = next_printed_line(lines, lambda line: " send --source " in line).strip()
             assert f"--source {name} " in line and f"/webhooks/{name} " in line
             sent = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60, check=False)
             assert sent.stdout.startswith("202") and '"rejected":[]' in sent.stdout, sent.stdout + sent.stderr
-        preview = _next_line(lines, lambda line: " transform --source " in line).strip()
+        preview = next_printed_line(lines, lambda line: " transform --source " in line).strip()
         shown = subprocess.run(shlex.split(preview), capture_output=True, text=True, timeout=60, check=False)
         assert shown.returncode == 0 and '"events"' in shown.stdout, shown.stdout + shown.stderr
         records = f"http://127.0.0.1:{simulator}/_simulator/records/partner_services"

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shlex
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import pytest
 import requests
 
 from hubsync_local.aws import free_port
+from support.stack import next_printed_line, start_make_run
 
 pytestmark = pytest.mark.e2e
 
@@ -34,22 +32,10 @@ def tour_commands() -> list[str]:
     return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _pump(stream: Any, lines: queue.Queue[str]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-
-
-def _wait_for_line(lines: queue.Queue[str], pattern: str, timeout: float = 60) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1)
-        except queue.Empty:
-            continue
-        found = re.search(pattern, line)
-        if found:
-            return found
-    raise AssertionError(f"make run did not print {pattern!r}")
+def _printed(lines: Any, pattern: str) -> re.Match[str]:
+    found = re.search(pattern, next_printed_line(lines, lambda line: re.search(pattern, line) is not None))
+    assert found is not None
+    return found
 
 
 def _until(check: Any, what: str, timeout: float = 60) -> Any:
@@ -66,22 +52,11 @@ def test_the_tour_runs_as_the_readme_says() -> None:
     commands = tour_commands()
     assert len(commands) == 8, commands  # send, two reads, send, export, dlq ls, create, replay
     gateway, simulator = free_port(), free_port()
-    env = {
-        **os.environ,
-        "LOCAL_GATEWAY_PORT": str(gateway),
-        "LOCAL_SIMULATOR_PORT": str(simulator),
-        "LOCAL_BATCHING_WINDOW_SECONDS": "1",
-    }
-    env.pop("WEBHOOK_SECRETS", None)
-    env.pop("WEBHOOK_SOURCES", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubsync_local"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    process, lines = start_make_run(gateway, simulator)
+    env = dict(os.environ)
     try:
-        emulator = _wait_for_line(lines, r"AWS emulator\s+(http://\S+)").group(1)
-        secret = _wait_for_line(lines, r" send --secret (\S+) ").group(1)
+        emulator = _printed(lines, r"AWS emulator\s+(http://\S+)").group(1)
+        secret = _printed(lines, r" send --secret (\S+) ").group(1)
         shell_env = {**env, "AWS_ENDPOINT_URL": emulator}
 
         def run(line: str) -> str:

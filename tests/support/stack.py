@@ -48,3 +48,50 @@ def stack_config(endpoint_url: str, prefix: str, **settings: Any) -> StackConfig
         aws_endpoint_url=endpoint_url,
         **settings,
     )
+
+
+def start_make_run(gateway: int, simulator: int) -> tuple[Any, Any]:
+    """``make run``'s command as a user runs it (a child process; its default sources, a generated secret, a 1 s
+    batching window), on the given ports: the process, and a queue of the lines it prints."""
+    import os
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    env = {
+        **os.environ,
+        "LOCAL_GATEWAY_PORT": str(gateway),
+        "LOCAL_SIMULATOR_PORT": str(simulator),
+        "LOCAL_BATCHING_WINDOW_SECONDS": "1",
+    }
+    env.pop("WEBHOOK_SECRETS", None)
+    env.pop("WEBHOOK_SOURCES", None)  # make run's own default: the worked examples
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hubsync_local"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process, lines
+
+
+def next_printed_line(lines: Any, predicate: Callable[[str], bool], timeout: float = 60) -> str:
+    """The next line a child process printed (``lines``: start_make_run's queue) that ``predicate`` accepts."""
+    import queue
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line: str = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        if predicate(line):
+            return line
+    raise AssertionError("the local stack did not print what was expected")
