@@ -245,7 +245,7 @@ class CountingStdout(io.TextIOBase):
 # -- the run -------------------------------------------------------------------------------------------------
 
 
-def _hook(meter: Meter) -> Callable[[], None]:
+def count_calls(meter: Meter) -> Callable[[], None]:
     """Counts every call of every botocore client in this process (Powertools' idempotency layer makes its
     own session, so a hook on boto3's default session would miss it), and of the record state's lean
     DynamoDB client (hubsync.dynamodb), which sends without botocore's _make_api_call."""
@@ -421,7 +421,7 @@ def run() -> dict[str, Any]:
     memory_gb = _memory_gb()
     results: dict[str, Any] = {}
     meter = Meter()
-    remove = _hook(meter)
+    remove = count_calls(meter)
     saved = sys.stdout
     # Powertools binds its log stream when a handler module loads: the counter is in place before the stack.
     sys.stdout = CountingStdout(meter)

@@ -179,28 +179,22 @@ def create_state_table(dynamodb: Any) -> str:
 
 
 @contextlib.contextmanager
-def state_calls() -> Iterator[dict[str, Any]]:
-    """The record state's DynamoDB calls (by operation) and units while the block runs (its lean client's)."""
+def state_calls(table: str) -> Iterator[dict[str, Any]]:
+    """The record state's DynamoDB calls (by operation) and units while the block runs, as bench.costs counts
+    them."""
     from collections import Counter
 
-    from bench.costs import dynamodb_units
-    from hubsync.dynamodb.client import LeanDynamoDB
+    from bench.costs import Meter, count_calls
 
-    seen: dict[str, Any] = {"calls": Counter(), "read_units": 0.0, "write_units": 0.0}
-    original = LeanDynamoDB._make_api_call
-
-    def counted(client: Any, operation: str, params: Any) -> Any:
-        reads, writes = dynamodb_units(operation, params)
-        seen["calls"][operation] += 1
-        seen["read_units"] += reads
-        seen["write_units"] += writes
-        return original(client, operation, params)
-
-    LeanDynamoDB._make_api_call = counted  # type: ignore[method-assign]
+    meter = Meter()
+    seen: dict[str, Any] = {}
+    remove = count_calls(meter)
     try:
         yield seen
     finally:
-        LeanDynamoDB._make_api_call = original  # type: ignore[method-assign]
+        remove()
+        calls = {name.split(".", 1)[1]: n for name, n in meter.calls.items() if name.startswith("dynamodb.")}
+        seen.update(calls=Counter(calls), read_units=meter.read_units[table], write_units=meter.write_units[table])
 
 
 def measure(cases: dict[str, Callable[[], None]]) -> dict[str, tuple[float, float]]:
@@ -252,7 +246,7 @@ def run() -> dict[str, Any]:
             if len(sent) != len(payloads) or sum(call["inputs"] for call in sent) != RECORDS:
                 raise AssertionError(f"hubsync sent {len(sent)} requests, expected {len(payloads)}")
             fast.reset_calls()
-            with state_calls() as dynamodb:
+            with state_calls(state_table) as dynamodb:
                 hubsync_state()
             sent = [call for call in fast.calls() if call["path"].endswith("/batch/update")]
             if len(sent) != len(payloads):  # the state must not have found these events superseded

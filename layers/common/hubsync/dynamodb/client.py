@@ -178,10 +178,18 @@ def _crc_matches(answer: Answer) -> bool:
 
 
 def _error_code(answer: Answer) -> str:
+    return _code_of(_body(answer), answer)
+
+
+def _body(answer: Answer) -> Any:
+    """The answer's JSON (``{}`` when empty), or None when it is not JSON."""
     try:
-        body = _decode(answer.content) if answer.content else {}
+        return _decode(answer.content) if answer.content else {}
     except msgspec.DecodeError:
-        body = {}
+        return None
+
+
+def _code_of(body: Any, answer: Answer) -> str:
     kind = body.get("__type", "") if isinstance(body, dict) else ""
     kind = kind or answer.headers.get("x-amzn-ErrorType", "")
     return str(kind).rsplit("#", 1)[-1].split(":", 1)[0]
@@ -190,12 +198,10 @@ def _error_code(answer: Answer) -> str:
 def _parse(answer: Answer) -> dict[str, Any]:
     """The answer as botocore parses one: the body's members, plus ``Error`` (Code, Message) on an error, plus
     ``ResponseMetadata``."""
-    try:
-        body = _decode(answer.content) if answer.content else {}
-    except msgspec.DecodeError:
-        body = None
+    body = _body(answer)
     metadata = {
-        "RequestId": answer.headers.get("x-amzn-RequestId", answer.headers.get("x-amzn-requestid", "")),
+        # Both header mappings (the transport's, botocore's AWSResponse's) look names up case-insensitively.
+        "RequestId": answer.headers.get("x-amzn-requestid", ""),
         "HTTPStatusCode": answer.status_code,
         "HTTPHeaders": dict(answer.headers),
         "RetryAttempts": 0,
@@ -210,7 +216,7 @@ def _parse(answer: Answer) -> dict[str, Any]:
         return body
     members = {k: v for k, v in body.items() if k not in ("__type", "message", "Message")}
     message = body.get("message", body.get("Message", ""))
-    return {"Error": {"Code": _error_code(answer), "Message": message}, "ResponseMetadata": metadata, **members}
+    return {"Error": {"Code": _code_of(body, answer), "Message": message}, "ResponseMetadata": metadata, **members}
 
 
 def _as_answer(response: Any) -> Answer:
