@@ -52,7 +52,7 @@ def percentile(sorted_values: list[float], share: float) -> float:
 def client(config: dict[str, Any]) -> dict[str, Any]:
     import requests
 
-    from hubsync.signing.standard_webhooks import sign
+    from hubsync.intake.signing.standard_webhooks import sign
 
     url, secret = config["url"], config["secret"]
     clients, limit, seconds, events = config["clients"], config["requests"], config["seconds"], config["events"]

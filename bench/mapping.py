@@ -43,10 +43,10 @@ SECRETS = {
 def _receiver() -> tuple[Any, RecordingSqs]:
     from hubsync.config import Settings
     from hubsync.factory import SourceVerifiers
-    from hubsync.receipts import NoLedger
-    from hubsync.receiver import Receiver
+    from hubsync.intake.receipts import NoLedger
+    from hubsync.intake.receiver import Receiver
+    from hubsync.intake.sources import parse_sources
     from hubsync.secrets import SecretCache
-    from hubsync.sources import parse_sources
     from hubsync.sqs import QueueSender
 
     sources_text = examples.sources_text()
@@ -124,9 +124,9 @@ def hubspot_body(first: int, at: int) -> bytes:
 
 
 def _request(source: str, body: bytes) -> Any:
-    from hubsync.receiver import HttpRequest
-    from hubsync.signing.hubspot import sign_v3
-    from hubsync.signing.standard_webhooks import sign
+    from hubsync.intake.receiver import HttpRequest
+    from hubsync.intake.signing.hubspot import sign_v3
+    from hubsync.intake.signing.standard_webhooks import sign
 
     url = f"https://hooks.example.com/webhooks/{source}"
     headers = {"content-type": "application/json"}

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from hubsync.config import Settings
 from hubsync.exceptions import ConfigurationError
 from hubsync.factory import build_receiver
-from hubsync.receiver import Receiver, error, request_from_api_gateway
+from hubsync.intake.receiver import Receiver, error, request_from_api_gateway
 
 logger = Logger()
 metrics = Metrics(namespace="hubsync")

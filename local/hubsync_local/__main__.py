@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from hubsync.sources import parse_sources
+from hubsync.intake.sources import parse_sources
 from hubsync_local import examples
 from hubsync_local.stack import LocalStack, StackConfig
 from hubsync_local.template import REPO_ROOT

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from hubsync.sources import Source
+from hubsync.intake.sources import Source
 from hubsync_local.template import REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "events"

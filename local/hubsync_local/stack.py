@@ -57,7 +57,7 @@ class StackConfig:
     def from_env(cls) -> StackConfig:
         """make run's configuration: WEBHOOK_SOURCES, else the worked examples (docs/mappings.md); the secrets
         of WEBHOOK_SECRETS (a list for ``default`` or a per-source object), one generated for every other source."""
-        from hubsync.sources import parse_source_secrets, parse_sources
+        from hubsync.intake.sources import parse_source_secrets, parse_sources
         from hubsync_local import examples
 
         given_sources = os.environ.get("WEBHOOK_SOURCES", "").strip()

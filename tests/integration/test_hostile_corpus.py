@@ -21,10 +21,10 @@ from standardwebhooks import Webhook
 
 from hubsync.config import Settings
 from hubsync.factory import SourceVerifiers
-from hubsync.receipts import DeliveryLedger
-from hubsync.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.receipts import DeliveryLedger
+from hubsync.intake.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.sources import parse_sources
 from hubsync.secrets import SecretCache
-from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import LambdaContext
@@ -231,7 +231,7 @@ LIMITS = [
     Case("path traversal source", js(OK_EVENT), 404, path="/webhooks/..%2Fdefault"),
 ]
 
-# Mapped sources (hubsync.mapping), signed as the default source is. "erp" passes its body's "changes" on as
+# Mapped sources (hubsync.intake.mapping), signed as the default source is. "erp" passes its body's "changes" on as
 # the result, whatever it is, so each case picks the result's type; it may write property_* and erp_* only.
 MAPPED_SOURCES = {
     "default": {},
@@ -352,7 +352,7 @@ def _sign(secret: str, msg_id: str, at: int, body: bytes) -> str:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         # The library signs text; a sender of invalid UTF-8 signs bytes (same algorithm, our signer).
-        from hubsync.signing.standard_webhooks import sign
+        from hubsync.intake.signing.standard_webhooks import sign
 
         return sign(secret, msg_id, at, body)
     return str(Webhook(secret).sign(msg_id, _dt(at), text))

@@ -13,10 +13,10 @@ from standardwebhooks import Webhook
 
 from hubsync.config import Settings
 from hubsync.factory import SourceVerifiers
-from hubsync.receipts import DeliveryLedger
-from hubsync.receiver import HttpRequest, Receiver
+from hubsync.intake.receipts import DeliveryLedger
+from hubsync.intake.receiver import HttpRequest, Receiver
+from hubsync.intake.sources import parse_sources
 from hubsync.secrets import SecretCache
-from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.lambda_runtime import LambdaContext
 from support.aws import Queues, create_table, receive_all

@@ -13,10 +13,10 @@ from typing import Any
 
 from hubsync import dlq, provenance
 from hubsync.events import dumps
-from hubsync.receiver import HttpRequest, Receiver
+from hubsync.intake.receiver import HttpRequest, Receiver
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.sources import Source
 from hubsync.replay import Replayer
-from hubsync.signing import build_verifier
-from hubsync.sources import Source
 from hubsync.sqs import QueueSender
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator

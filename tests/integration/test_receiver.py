@@ -13,9 +13,9 @@ from standardwebhooks import Webhook
 
 from hubsync.config import Settings
 from hubsync.factory import SourceVerifiers
-from hubsync.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.sources import parse_sources
 from hubsync.secrets import SecretCache
-from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import LambdaContext, load_handler

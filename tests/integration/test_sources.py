@@ -15,10 +15,10 @@ from hubspot.utils.signature import Signature
 
 from hubsync.config import Settings
 from hubsync.factory import SourceVerifiers, build_receiver
-from hubsync.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.signing.hubspot import sign_v3
+from hubsync.intake.sources import parse_sources
 from hubsync.secrets import SecretCache
-from hubsync.signing.hubspot import sign_v3
-from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from support.aws import Queues, receive_all

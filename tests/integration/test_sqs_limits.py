@@ -18,10 +18,10 @@ from standardwebhooks import Webhook
 from hubsync import dlq
 from hubsync.config import Settings
 from hubsync.factory import SourceVerifiers
-from hubsync.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.receiver import Receiver, request_from_api_gateway
+from hubsync.intake.sources import parse_sources
 from hubsync.replay import Replayer, ReplayFilter
 from hubsync.secrets import SecretCache
-from hubsync.sources import parse_sources
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event
 from hubsync_local.lambda_runtime import sqs_record

@@ -20,9 +20,9 @@ from hubspot.utils.signature import Signature
 from standardwebhooks import Webhook
 
 from hubsync.exceptions import ConfigurationError
-from hubsync.signing import build_verifier
-from hubsync.signing.types import SignedRequest
-from hubsync.sources import Source
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.types import SignedRequest
+from hubsync.intake.sources import Source
 from hubsync_local import cli
 from hubsync_local.ops import webhooks
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from hubsync import dlq
 from hubsync.events import loads
-from hubsync.receiver import HttpRequest, Receiver
-from hubsync.signing.types import Verified
-from hubsync.sources import Source
+from hubsync.intake.receiver import HttpRequest, Receiver
+from hubsync.intake.signing.types import Verified
+from hubsync.intake.sources import Source
 from hubsync.sqs import OutgoingMessage, SendFailure
 
 SQS_LIMIT = 1_048_576

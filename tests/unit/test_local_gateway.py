@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from hubsync.receiver import request_from_api_gateway
+from hubsync.intake.receiver import request_from_api_gateway
 from hubsync_local.gateway import LocalGateway, Route
 
 

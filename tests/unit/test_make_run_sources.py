@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hubsync.signing import build_verifier
-from hubsync.sources import parse_source_secrets, parse_sources
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.sources import parse_source_secrets, parse_sources
 from hubsync_local import examples
 from hubsync_local.stack import StackConfig
 

@@ -1,4 +1,4 @@
-"""The compiled transform (hubsync.mapping.compiled) answers exactly as jmespath's own interpreter does.
+"""The compiled transform (hubsync.intake.mapping.compiled) answers exactly as jmespath's own interpreter does.
 
 A differential test: every expression below, on the shipped sample bodies and on arbitrary JSON documents,
 evaluated both ways; results equal, or both raise the same kind of error. The expressions cover every node
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jmespath.visitor import TreeInterpreter
 
-from hubsync.mapping.compiled import compile_expression
-from hubsync.mapping.functions import HubsyncFunctions
+from hubsync.intake.mapping.compiled import compile_expression
+from hubsync.intake.mapping.functions import HubsyncFunctions
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCES = json.loads((EVENTS / "webhook-sources.json").read_text())

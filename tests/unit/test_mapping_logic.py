@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from hubsync.exceptions import BadRequestError, ConfigurationError
-from hubsync.mapping import ExpressionError, Preview, mapper_for, preview
-from hubsync.mapping.presets import hubspot_crm_fingerprint
-from hubsync.sources import Source, parse_sources
+from hubsync.intake.mapping import ExpressionError, Preview, mapper_for, preview
+from hubsync.intake.mapping.presets import hubspot_crm_fingerprint
+from hubsync.intake.sources import Source, parse_sources
 
 NOW = 1_800_000_000_000
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "common"
@@ -174,9 +174,10 @@ def test_malformed_mapping_settings_are_refused(settings: dict[str, Any]) -> Non
 def test_jmespath_is_imported_only_for_a_source_with_a_transform() -> None:
     # (Powertools' logger, in the receiver's handler, imports jmespath itself: the functions are what is saved.)
     probe = (
-        "import sys, json; from hubsync.sources import parse_sources; from hubsync.mapping import mappers_for; "
+        "import sys, json; from hubsync.intake.sources import parse_sources; "
+        "from hubsync.intake.mapping import mappers_for; "
         "mappers_for(parse_sources(sys.argv[1])); "
-        "print(bool({'jmespath', 'hubsync.mapping.functions', 'aws_lambda_powertools.utilities.jmespath_utils'} "
+        "print(bool({'jmespath', 'hubsync.intake.mapping.functions', 'aws_lambda_powertools.utilities.jmespath_utils'} "
         "& set(sys.modules)))"
     )
 

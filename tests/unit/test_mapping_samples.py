@@ -15,8 +15,8 @@ import jmespath
 import pytest
 
 from hubsync.events import parse_event
-from hubsync.mapping import preview
-from hubsync.sources import parse_sources
+from hubsync.intake.mapping import preview
+from hubsync.intake.sources import parse_sources
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCES: dict[str, Any] = json.loads((EVENTS / "webhook-sources.json").read_text())

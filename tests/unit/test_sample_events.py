@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hubsync.events import loads, parse_body, parse_event
-from hubsync.receiver import request_from_api_gateway
+from hubsync.intake.receiver import request_from_api_gateway
 from hubsync.updater import QueuedMessage
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from hubsync.exceptions import ConfigurationError
+from hubsync.intake.sources import parse_source_secrets
 from hubsync.secrets import SecretCache, parse_token
-from hubsync.sources import parse_source_secrets
 
 
 class FakeSecretsManager:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hubsync.exceptions import ConfigurationError
-from hubsync.signing import SCHEMES, build_verifier
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing import SCHEMES, build_verifier
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 OPTIONS: dict[str, dict[str, Any]] = {"hmac-sha256": {"header": "x-signature"}}
 

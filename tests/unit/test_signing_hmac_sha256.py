@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing import build_verifier
-from hubsync.signing.types import SignedRequest, Verifier
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.types import SignedRequest, Verifier
 
 GITHUB = {"header": "X-Hub-Signature-256", "prefix": "sha256=", "deliveryIdHeader": "X-GitHub-Delivery"}
 SECRET = "It's a Secret to Everybody"

@@ -10,9 +10,9 @@ import pytest
 from hubspot.utils.signature import Signature  # HubSpot's own client: it signs what it is given, undecoded
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing import build_verifier
-from hubsync.signing.hubspot import decode_uri, public_uri, sign_v3
-from hubsync.signing.types import SignedRequest, Verifier
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.hubspot import decode_uri, public_uri, sign_v3
+from hubsync.intake.signing.types import SignedRequest, Verifier
 
 SECRET = "0a1b2c3d-client-secret"
 OTHER = "9f8e7d6c-other-secret"

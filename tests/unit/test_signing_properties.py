@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubsync.exceptions import SignatureError
-from hubsync.signing import build_verifier
-from hubsync.signing.hubspot import sign_v3
-from hubsync.signing.standard_webhooks import sign
-from hubsync.signing.types import SignedRequest, Verifier
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.hubspot import sign_v3
+from hubsync.intake.signing.standard_webhooks import sign
+from hubsync.intake.signing.types import SignedRequest, Verifier
 
 NOW = 1_764_300_000
 URL = "https://hooks.example.com/webhooks/src?a=%40b"

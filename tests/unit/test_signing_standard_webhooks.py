@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from standardwebhooks import Webhook  # the Standard Webhooks library, as senders use it
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing import build_verifier
-from hubsync.signing.standard_webhooks import StandardWebhooksVerifier, sign
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.standard_webhooks import StandardWebhooksVerifier, sign
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
 OTHER = "whsec_" + base64.b64encode(b"o" * 24).decode()
@@ -201,9 +201,9 @@ def test_errors_never_quote_the_secret_or_the_expected_signature() -> None:
 
 COLD_START = """
 import base64, sys
-from hubsync.signing import build_verifier
-from hubsync.signing.standard_webhooks import sign
-from hubsync.signing.types import SignedRequest
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.standard_webhooks import sign
+from hubsync.intake.signing.types import SignedRequest
 
 secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
 keys = [secret] + sys.argv[1:]

@@ -9,8 +9,8 @@ import pytest
 import stripe
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing import build_verifier
-from hubsync.signing.types import SignedRequest, Verifier
+from hubsync.intake.signing import build_verifier
+from hubsync.intake.signing.types import SignedRequest, Verifier
 
 SECRET = "whsec_test_secret_stripe_uses_the_whole_string"
 OTHER = "whsec_test_the_rolled_secret"

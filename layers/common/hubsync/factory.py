@@ -16,16 +16,16 @@ from hubsync.config import (
     require,
 )
 from hubsync.exceptions import ConfigurationError
+from hubsync.intake.signing import Verifier, build_verifier
+from hubsync.intake.sources import Source, parse_source_secrets, parse_sources
 from hubsync.secrets import SecretCache, parse_token
-from hubsync.signing import Verifier, build_verifier
-from hubsync.sources import Source, parse_source_secrets, parse_sources
 from hubsync.sqs import QueueSender
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from hubsync.archive import Archiver
-    from hubsync.receiver import Receiver
+    from hubsync.intake.receiver import Receiver
     from hubsync.replay import Replayer
     from hubsync.updater import Updater
 
@@ -93,8 +93,8 @@ class TokenProvider:
 
 
 def build_receiver(settings: Settings) -> Receiver:
-    from hubsync.receipts import DeliveryLedger, NoLedger
-    from hubsync.receiver import Receiver
+    from hubsync.intake.receipts import DeliveryLedger, NoLedger
+    from hubsync.intake.receiver import Receiver
 
     sqs = sqs_client()
     secrets = SecretCache(ttl_seconds=settings.secrets_cache_seconds)

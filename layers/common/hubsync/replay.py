@@ -28,7 +28,7 @@ from hubsync.config import DEFAULT_MAX_EVENTS_PER_REQUEST, DEFAULT_OBJECT_TYPE
 from hubsync.dlq import DeadLetter, unwrap
 from hubsync.events import dumps
 from hubsync.exceptions import BadRequestError
-from hubsync.sources import Source
+from hubsync.intake.sources import Source
 from hubsync.sqs import OutgoingMessage, QueueSender, receive, release
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ class Replayer:
     def _not_allowed(self, dead: DeadLetter, event: dict[str, Any]) -> str | None:
         """Why the event's source may not write it (its allow-lists), or None. The rest of the event is judged
         by the updater, as every replayed event is; events of no configured source by the updater alone."""
-        from hubsync.mapping import AllowList
+        from hubsync.intake.mapping import AllowList
 
         source = self._source_of(dead.document, event)
         if source is None:
@@ -317,7 +317,7 @@ class Replayer:
         """Maps an UNMAPPED body again and queues what it gives; True once every message was sent (the body
         may then leave the DLQ). Sent events of a body that then stays come again at its next replay:
         duplicates, never a loss."""
-        from hubsync.mapping import MappingError, judge, queued_body
+        from hubsync.intake.mapping import MappingError, judge, queued_body
 
         message_id = message["MessageId"]
         source = self._source_of(dead.document, None)
@@ -374,7 +374,7 @@ class Replayer:
 def _mappers(sources: Mapping[str, Source]) -> dict[str, Any]:
     if not sources:
         return {}
-    from hubsync.mapping import mappers_for
+    from hubsync.intake.mapping import mappers_for
 
     return mappers_for(sources)
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubsync.intake.sources import parse_source_secrets
 from hubsync.secrets import parse_token
-from hubsync.sources import parse_source_secrets
 from hubsync_local.ops.targets import Target, client
 
 PLACEHOLDER = "REPLACE_WITH_PRIVATE_APP_TOKEN"

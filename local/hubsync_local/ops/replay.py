@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubsync.intake.sources import Source
 from hubsync.replay import Replayer, ReplayFilter, ReplayReport
-from hubsync.sources import Source
 from hubsync_local.ops.dlq import summary_line
 from hubsync_local.ops.targets import Target, client
 
@@ -57,7 +57,7 @@ def load_sources(path: str | None) -> Mapping[str, Source] | None:
     """The webhook sources from FILE (a WEBHOOK_SOURCES JSON document), else from WEBHOOK_SOURCES; None when
     neither is given (then UNMAPPED bodies stay in the DLQ)."""
     from hubsync.config import Settings
-    from hubsync.sources import parse_sources
+    from hubsync.intake.sources import parse_sources
 
     text = Path(path).read_text(encoding="utf-8") if path else os.environ.get("WEBHOOK_SOURCES")
     if not text or not text.strip():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hubsync.exceptions import ConfigurationError
-from hubsync.sources import DEFAULT_SOURCE, Source, parse_source_secrets, parse_sources
+from hubsync.intake.sources import DEFAULT_SOURCE, Source, parse_source_secrets, parse_sources
 
 LOCAL_WEBHOOK_URL = "http://127.0.0.1:3000/webhooks"
 
@@ -54,7 +54,7 @@ def url_for(source: str, base: str = LOCAL_WEBHOOK_URL) -> str:
 
 
 def _standard_webhooks(source: Source, secret: str, url: str, body: bytes, now: float) -> dict[str, str]:
-    from hubsync.signing.standard_webhooks import sign
+    from hubsync.intake.signing.standard_webhooks import sign
 
     msg_id, timestamp = f"msg_{uuid.uuid4().hex}", int(now)
     return {
@@ -65,7 +65,7 @@ def _standard_webhooks(source: Source, secret: str, url: str, body: bytes, now: 
 
 
 def _hubspot(source: Source, secret: str, url: str, body: bytes, now: float) -> dict[str, str]:
-    from hubsync.signing.hubspot import V3_SIGNATURE, V3_TIMESTAMP, public_uri, sign_v3
+    from hubsync.intake.signing.hubspot import V3_SIGNATURE, V3_TIMESTAMP, public_uri, sign_v3
 
     # Behind a custom domain (option publicUrl) HubSpot called, and signed, the public URL.
     signed_url = public_uri(url, source.options.get("publicUrl"))
@@ -131,7 +131,7 @@ def transform(source: Source, body: bytes, *, default_object_type: str, now_ms: 
     reason) when the whole body could not be mapped, ``refused`` when the receiver would answer 4xx.
     ConfigurationError when the source's transform is not valid."""
     from hubsync.exceptions import BadRequestError
-    from hubsync.mapping import preview
+    from hubsync.intake.mapping import preview
 
     now = int(time.time() * 1000) if now_ms is None else now_ms
     document: dict[str, Any] = {"source": source.name}

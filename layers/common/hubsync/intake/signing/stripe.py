@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hubsync.exceptions import SignatureError
-from hubsync.signing.checks import (
+from hubsync.intake.signing.checks import (
     NO_MATCH,
     NO_SECRET,
     check_fresh,
@@ -25,8 +25,8 @@ from hubsync.signing.checks import (
     require_header,
     utf8_secrets,
 )
-from hubsync.signing.options import Options
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing.options import Options
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 DEFAULT_HEADER = "stripe-signature"
 

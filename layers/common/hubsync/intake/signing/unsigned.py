@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hubsync.signing.options import Options
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing.options import Options
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 
 class UnsignedVerifier:

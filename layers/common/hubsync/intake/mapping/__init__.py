@@ -13,10 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync.mapping.allowlist import AllowList
-from hubsync.mapping.exceptions import ExpressionError, MappingError
-from hubsync.mapping.intake import Judged, Mapper, judge, mapper_for, mappers_for, queued_body, unmapped_rejection
-from hubsync.sources import Source
+from hubsync.intake.mapping.allowlist import AllowList
+from hubsync.intake.mapping.exceptions import ExpressionError, MappingError
+from hubsync.intake.mapping.intake import (
+    Judged,
+    Mapper,
+    judge,
+    mapper_for,
+    mappers_for,
+    queued_body,
+    unmapped_rejection,
+)
+from hubsync.intake.sources import Source
 
 __all__ = [
     "AllowList",

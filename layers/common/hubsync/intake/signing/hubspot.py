@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing.checks import (
+from hubsync.intake.signing.checks import (
     NO_MATCH,
     NO_SECRET,
     check_fresh,
@@ -35,8 +35,8 @@ from hubsync.signing.checks import (
     require_header,
     utf8_secrets,
 )
-from hubsync.signing.options import Options
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing.options import Options
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 V3_SIGNATURE = "x-hubspot-signature-v3"
 V3_TIMESTAMP = "x-hubspot-request-timestamp"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hubsync.exceptions import SignatureError
-from hubsync.signing.checks import (
+from hubsync.intake.signing.checks import (
     NO_MATCH,
     NO_SECRET,
     decode_base64,
@@ -27,8 +27,8 @@ from hubsync.signing.checks import (
     require_header,
     utf8_secrets,
 )
-from hubsync.signing.options import Options
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing.options import Options
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 ENCODINGS = ("hex", "base64")
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing.checks import (
+from hubsync.intake.signing.checks import (
     NO_MATCH,
     NO_SECRET,
     check_fresh,
@@ -32,8 +32,8 @@ from hubsync.signing.checks import (
     parse_timestamp,
     require_header,
 )
-from hubsync.signing.options import Options
-from hubsync.signing.types import SignedRequest, Verified
+from hubsync.intake.signing.options import Options
+from hubsync.intake.signing.types import SignedRequest, Verified
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -126,7 +126,7 @@ class StandardWebhooksVerifier:
         if version == "v1":
             return matches_any(given, expected)
         if version == "v1a" and self._public_keys:
-            from hubsync.signing import ed25519
+            from hubsync.intake.signing import ed25519
 
             return ed25519.verifies_any(self._public_keys, given, signed)
         return False
@@ -134,7 +134,7 @@ class StandardWebhooksVerifier:
 
 def _load_public_keys(raw_keys: list[bytes]) -> list[Ed25519PublicKey]:
     try:
-        from hubsync.signing import ed25519
+        from hubsync.intake.signing import ed25519
     except ImportError as exc:  # the layer ships cryptography; a trimmed build might not
         raise ConfigurationError("whpk_ keys need the cryptography package, which is not installed") from exc
     return ed25519.load_public_keys(raw_keys)

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hubsync.exceptions import ConfigurationError
-from hubsync.signing import hmac_sha256, hubspot, standard_webhooks, stripe, unsigned
-from hubsync.signing.types import SignedRequest, Verified, Verifier
+from hubsync.intake.signing import hmac_sha256, hubspot, standard_webhooks, stripe, unsigned
+from hubsync.intake.signing.types import SignedRequest, Verified, Verifier
 
 __all__ = ["SCHEMES", "SignedRequest", "Verified", "Verifier", "build_verifier"]
 

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Sequence
 
 from hubsync.exceptions import ConfigurationError, SignatureError
-from hubsync.signing.types import SignedRequest
+from hubsync.intake.signing.types import SignedRequest
 
 NO_MATCH = "no signature matches any configured secret"
 NO_SECRET = "no webhook secret is configured: every request is refused"

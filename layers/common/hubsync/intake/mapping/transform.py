@@ -1,13 +1,13 @@
 """A source's ``transform``: a JMESPath expression compiled once per container, applied to a parsed body.
 
-Compiling imports jmespath (through hubsync.mapping.functions): only sources with a transform pay for it.
+Compiling imports jmespath (through hubsync.intake.mapping.functions): only sources with a transform pay for it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hubsync.mapping.exceptions import ExpressionError, MappingError
+from hubsync.intake.mapping.exceptions import ExpressionError, MappingError
 
 _MAX_REASON_CHARS = 300
 
@@ -20,8 +20,8 @@ class Transform:
         from jmespath.exceptions import JMESPathError
         from jmespath.visitor import TreeInterpreter
 
-        from hubsync.mapping.compiled import compile_expression
-        from hubsync.mapping.functions import HubsyncFunctions
+        from hubsync.intake.mapping.compiled import compile_expression
+        from hubsync.intake.mapping.functions import HubsyncFunctions
 
         try:
             self._compiled = jmespath.compile(expression)
@@ -30,7 +30,7 @@ class Transform:
             where = " ".join(str(exc).split())
             message = f"WEBHOOK_SOURCES: source {source!r} transform is not valid JMESPath: {where}"
             raise ExpressionError(message) from exc
-        # Compiled to closures once per container (hubsync.mapping.compiled): the tree interpreter's per-node
+        # Compiled to closures once per container (hubsync.intake.mapping.compiled): the tree interpreter's per-node
         # dispatch was most of a mapped event's cost. The interpreter stays for node types not compiled.
         interpreter = TreeInterpreter(jmespath.Options(custom_functions=HubsyncFunctions()))
         self._evaluate = compile_expression(self._compiled.parsed, interpreter)
@@ -55,7 +55,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _known(name: str) -> bool:
-    from hubsync.mapping.functions import HubsyncFunctions
+    from hubsync.intake.mapping.functions import HubsyncFunctions
 
     return callable(getattr(HubsyncFunctions, f"_func_{name}", None))
 

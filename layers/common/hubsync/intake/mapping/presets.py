@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hubsync.mapping.exceptions import MappingError
+from hubsync.intake.mapping.exceptions import MappingError
 
 HUBSPOT_CRM = "hubspot-crm"
 _CHANGE = ".propertyChange"

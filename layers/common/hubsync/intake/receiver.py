@@ -2,7 +2,7 @@
 
 Nothing is queued for a request that is refused (4xx). In an accepted request, valid events go to
 the queue and each invalid event goes to the DLQ (``INVALID_EVENT``) and is listed under
-``rejected``. A source with a mapping (hubsync.mapping) turns its sender's body into the events first; a
+``rejected``. A source with a mapping (hubsync.intake.mapping) turns its sender's body into the events first; a
 body its mapping cannot map is kept whole in the DLQ (``UNMAPPED``) and listed as rejected. When SQS or
 the idempotency table cannot be used the answer is 503, so the sender delivers again. Every error answer
 is JSON with a stable ``error`` code and a message a person can act on; never a stack trace.
@@ -27,15 +27,15 @@ from hubsync.exceptions import (
     QueueUnavailableError,
     SignatureError,
 )
-from hubsync.mapping import Judged, MappingError, judge, mappers_for, queued_body, unmapped_rejection
-from hubsync.receipts import (
+from hubsync.intake.mapping import Judged, MappingError, judge, mappers_for, queued_body, unmapped_rejection
+from hubsync.intake.receipts import (
     DeliveryInProgressError,
     DeliveryKeyReusedError,
     LedgerUnavailableError,
     NoLedger,
 )
-from hubsync.signing import SignedRequest, Verifier
-from hubsync.sources import BODY_SHA256, DEFAULT_SOURCE, Source
+from hubsync.intake.signing import SignedRequest, Verifier
+from hubsync.intake.sources import BODY_SHA256, DEFAULT_SOURCE, Source
 from hubsync.sqs import MAX_MESSAGE_BYTES, OutgoingMessage, QueueSender, fits_in_a_message, refused_character
 
 logger = logging.getLogger(__name__)

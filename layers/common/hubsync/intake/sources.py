@@ -8,7 +8,7 @@ picks one, ``POST /webhooks`` is the source ``default``::
                  "idempotencyKey": "header:x-github-delivery"},
      "hubspot": {"scheme": "hubspot", "toleranceSeconds": 300, "objectType": "contacts"}}
 
-A source may map its sender's own bodies to events (hubsync.mapping): ``transform`` (a JMESPath
+A source may map its sender's own bodies to events (hubsync.intake.mapping): ``transform`` (a JMESPath
 expression) or ``preset`` (``"hubspot-crm"``, or ``{"name": "hubspot-crm", "idProperty": "..."}``). What
 it may write is allow-listed: ``objectTypes`` (default: only its ``objectType``, else ``OBJECT_TYPE``)
 and ``properties`` (names; a trailing ``*`` matches a prefix; default: any).
@@ -54,7 +54,7 @@ class Source:
     default), "header:<name>", "body:<field>" (a top-level field of the JSON body), "body-sha256" (the
     body's hash: for senders without a delivery id) or "none".
 
-    ``transform`` / ``preset``: how the sender's body becomes events (hubsync.mapping); neither: the
+    ``transform`` / ``preset``: how the sender's body becomes events (hubsync.intake.mapping); neither: the
     body is hubsync's own event shape. ``object_types``: the object types its events may write;
     ``properties``: the property names (or ``prefix*``) they may write, None for any."""
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from hubsync.events import Event, parse_body, parse_document, parse_event
 from hubsync.exceptions import InvalidEventError
-from hubsync.mapping.allowlist import AllowList
-from hubsync.mapping.exceptions import MappingError
-from hubsync.mapping.presets import HUBSPOT_CRM, hubspot_crm, hubspot_crm_fingerprint, sha256_hex
-from hubsync.sources import BODY_SHA256, Source
+from hubsync.intake.mapping.allowlist import AllowList
+from hubsync.intake.mapping.exceptions import MappingError
+from hubsync.intake.mapping.presets import HUBSPOT_CRM, hubspot_crm, hubspot_crm_fingerprint, sha256_hex
+from hubsync.intake.sources import BODY_SHA256, Source
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Mapper:
 def mapper_for(source: Source) -> Mapper:
     """The source's mapper; ConfigurationError (naming the source) when its transform is not valid."""
     if source.transform is not None:
-        from hubsync.mapping.transform import Transform  # jmespath: only for sources that need it
+        from hubsync.intake.mapping.transform import Transform  # jmespath: only for sources that need it
 
         return Mapper(source, Transform(source.name, source.transform).apply)
     if source.preset == HUBSPOT_CRM:

@@ -1,0 +1,1 @@
+"""Intake: the webhook receiver, its sources, signatures, receipts and mappings."""
