@@ -14,12 +14,12 @@ from collections import Counter
 from typing import Any
 
 from bench._support import OBJECT, TOKEN, RecordingSqs, event_body, now_ms
-from hubsync.delivery import Delivery
-from hubsync.hubspot import HubSpotClient
-from hubsync.ratelimit import RateLimiter
-from hubsync.retry import RetryPolicy
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.ratelimit import RateLimiter
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.sender import Delivery
+from hubsync.delivery.updater import Updater
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
 from hubsync_local.lambda_runtime import sqs_record
 
 

@@ -12,11 +12,11 @@ import math
 import random
 
 from bench._support import OBJECT, TOKEN, Headline, RecordingSqs, event_body, now_ms, record_ids, seed, spread, table
-from hubsync.delivery import Delivery
-from hubsync.hubspot import HubSpotClient
-from hubsync.retry import RetryPolicy
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.sender import Delivery
+from hubsync.delivery.updater import Updater
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 

@@ -25,13 +25,13 @@ import random
 import statistics
 
 from bench._support import OBJECT, TOKEN, Headline, RecordingSqs, event_body, now_ms, record_ids, seed, table
-from hubsync.delivery import Delivery
-from hubsync.hubspot import HubSpotClient
-from hubsync.retry import RetryPolicy
-from hubsync.schema.cache import DefinitionCache
-from hubsync.schema.checks import SchemaChecks
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.schema.cache import DefinitionCache
+from hubsync.delivery.schema.checks import SchemaChecks
+from hubsync.delivery.sender import Delivery
+from hubsync.delivery.updater import Updater
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 

@@ -51,7 +51,7 @@ from bench._support import (
     table,
     updater_environment,
 )
-from hubsync.batching import merge, plan_requests
+from hubsync.delivery.batching import merge, plan_requests
 from hubsync.events import loads, parse_event, queued_event
 from hubsync_local.aws import MotoServer, client
 from hubsync_local.lambda_runtime import LambdaContext, load_handler

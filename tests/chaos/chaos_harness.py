@@ -47,10 +47,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from standardwebhooks import Webhook
 
+from hubsync.delivery.recordstate import RecordStateUnavailableError
+from hubsync.delivery.updater import QueuedMessage
 from hubsync.dlq import unwrap
-from hubsync.recordstate import RecordStateUnavailableError
 from hubsync.replay import Replayer
-from hubsync.updater import QueuedMessage
 from hubsync_local.aws import client
 from hubsync_local.simulator.lies import LIE_MODES
 from hubsync_local.stack import LocalStack
@@ -596,7 +596,7 @@ class PipelineLog:
     early_crashes: int = 0  # after HubSpot's answer, before the record state and the DLQ were written
     duplicate_copies: int = 0
     receive_counts: Counter[int] = field(default_factory=Counter)
-    reports: list[Any] = field(default_factory=list)  # hubsync.updater.UpdateReport per invocation
+    reports: list[Any] = field(default_factory=list)  # hubsync.delivery.updater.UpdateReport per invocation
     updater: Any = None
     timeline: list[tuple[float, int, int, str]] = field(default_factory=list)  # (at, messages, max receives, what)
     finished: list[tuple[float, float]] = field(default_factory=list)  # (began, ended) of each invocation

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hubspot import HubSpot
 
-from hubsync.hubspot import HubSpotClient
-from hubsync.outcomes import BAD_RESPONSE, UNPROVEN, interpret
-from hubsync.updater import Updater
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.outcomes import BAD_RESPONSE, UNPROVEN, interpret
+from hubsync.delivery.updater import Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all

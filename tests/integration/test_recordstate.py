@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from hubsync.recordstate import (
+from hubsync.delivery.recordstate import (
     DEFAULT_TTL_SECONDS,
     LeaseLostError,
     RecordStateStore,

@@ -1,4 +1,4 @@
-"""Values checked against HubSpot's property definitions before sending (hubsync.schema), against the simulator
+"""Values checked against HubSpot's property definitions before sending (hubsync.delivery.schema), against the simulator
 over HTTP: its Properties API serves the definitions its own write validation uses, so every rule hubsync applies
 is held against an independent implementation of HubSpot's (and each refusal hubsync makes is checked to be one
 HubSpot makes too). The DLQ is a real SQS queue (moto's server)."""
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hubspot import HubSpot
 
-from hubsync.schema.cache import DefinitionCache
-from hubsync.schema.checks import SchemaChecks
-from hubsync.schema.settings import parse_object_settings
+from hubsync.delivery.schema.cache import DefinitionCache
+from hubsync.delivery.schema.checks import SchemaChecks
+from hubsync.delivery.schema.settings import parse_object_settings
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all
 from support.updater import OBJECT, T0, TOKEN, event, make_updater, messages, plenty_of_time
@@ -356,7 +356,7 @@ def test_doctor_checks_object_settings_and_that_definitions_are_readable(hubspot
 def test_property_reads_go_through_the_rate_limiter(
     hubspot_simulator: HubSpotSimulator, sqs_client: Any, queues: Queues
 ) -> None:
-    from hubsync.ratelimit import RateLimiter
+    from hubsync.delivery.ratelimit import RateLimiter
 
     sim = hubspot_simulator
     limiter = RateLimiter(limit=100)

@@ -17,12 +17,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
-from hubsync.delivery import Delivery
-from hubsync.hubspot import HubSpotClient
-from hubsync.recordstate import RecordStateStore, state_client
-from hubsync.retry import RetryPolicy
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.recordstate import RecordStateStore, state_client
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.sender import Delivery
+from hubsync.delivery.updater import STATE_UNAVAILABLE, Updater
 from hubsync.sqs import QueueSender
-from hubsync.updater import STATE_UNAVAILABLE, Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, create_table, receive_all

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from hubspot import HubSpot
 
-from hubsync.hubspot import HubSpotClient
-from hubsync.updater import RequestTimes
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.updater import RequestTimes
 from hubsync_local.lambda_runtime import receiver_attributes, sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all

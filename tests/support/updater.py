@@ -6,11 +6,11 @@ import json
 import random
 from typing import Any
 
-from hubsync.delivery import Delivery
-from hubsync.hubspot import HubSpotClient
-from hubsync.retry import RetryPolicy
+from hubsync.delivery.hubspot import HubSpotClient
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.sender import Delivery
+from hubsync.delivery.updater import Updater
 from hubsync.sqs import QueueSender
-from hubsync.updater import Updater
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 
@@ -22,7 +22,7 @@ __all__ = ["OBJECT", "T0", "TOKEN", "event", "make_updater", "messages", "plenty
 
 
 def make_updater(sim: HubSpotSimulator, sqs: Any, dlq_url: str, max_receive_count: int = 5, **kwargs: Any) -> Updater:
-    """``schema`` (a hubsync.schema.checks.SchemaChecks), if given, is wired as the factory wires it."""
+    """``schema`` (a hubsync.delivery.schema.checks.SchemaChecks), if given, is wired as the factory wires it."""
     schema = kwargs.get("schema")
     delivery = Delivery(
         HubSpotClient(sim.url, TOKEN, timeout_seconds=kwargs.pop("timeout_seconds", 5)),

@@ -5,7 +5,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hubsync.batching import merge, plan_requests
+from hubsync.delivery.batching import merge, plan_requests
 from hubsync.events import Event
 
 
@@ -26,7 +26,7 @@ def test_at_the_same_time_the_first_arrival_stays_as_across_batches() -> None:
     [merged] = merge([(ev("1", 100, a="first"), 0), (ev("1", 100, a="second", b="new"), 1)])
     assert merged.properties == {"a": "first", "b": "new"}
     # Across batches the record state decides the same way: a value no newer than the one applied is dropped.
-    from hubsync.recordstate import superseded
+    from hubsync.delivery.recordstate import superseded
 
     assert superseded({"a": 100, "b": 100}, {"a": 100}) == {"a"}
 

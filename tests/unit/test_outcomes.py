@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from hubsync import dlq
-from hubsync.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
-from hubsync.outcomes import (
+from hubsync.delivery.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
+from hubsync.delivery.outcomes import (
     AUTH,
     BAD_RESPONSE,
     DAILY_LIMIT,
@@ -133,7 +133,7 @@ def test_hubspot_message_and_code_are_kept() -> None:
 
 def read_back(body: Any) -> Any:
     """The body as the transport hands it to ``interpret``: a 2xx batch answer is read only in part."""
-    from hubsync.hubspot import _batch_body
+    from hubsync.delivery.hubspot import _batch_body
 
     return _batch_body(json.dumps(body).encode())
 
@@ -275,7 +275,7 @@ def test_too_few_results_for_id_property_inputs_prove_none_of_them() -> None:
 
 
 def test_a_batch_answer_is_read_into_lean_results_not_decoded_whole() -> None:
-    from hubsync.hubspot import BatchResult
+    from hubsync.delivery.hubspot import BatchResult
 
     read = read_back(ok_body("1", "2"))
     assert all(type(r) is BatchResult for r in read["results"])

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from hubsync.ratelimit import Permit, RateLimiter
+from hubsync.delivery.ratelimit import Permit, RateLimiter
 
 ROLLING = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
 DAILY = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from hubsync.retry import RetryPolicy
+from hubsync.delivery.retry import RetryPolicy
 
 
 def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:

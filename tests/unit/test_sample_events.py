@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hubsync.delivery.updater import QueuedMessage
 from hubsync.events import loads, parse_body, parse_event
 from hubsync.intake.receiver import request_from_api_gateway
-from hubsync.updater import QueuedMessage
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = 1_800_000_000_000

@@ -1,4 +1,4 @@
-"""Events checked against cached definitions (hubsync.schema.checks / cache / refusals / settings), pure logic:
+"""Events checked against cached definitions (hubsync.delivery.schema.checks / cache / refusals / settings), pure logic:
 an in-process fetch stands in for HubSpot. Over HTTP against the simulator: tests/integration/test_schema_checks.py."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import json
 
 import pytest
 
+from hubsync.delivery.schema.cache import DefinitionCache
+from hubsync.delivery.schema.checks import SchemaChecks
+from hubsync.delivery.schema.definitions import ObjectDefinitions, parse_definitions
+from hubsync.delivery.schema.refusals import named_failures, suspects
+from hubsync.delivery.schema.settings import parse_object_settings
 from hubsync.events import QueuedEvent
 from hubsync.exceptions import ConfigurationError
-from hubsync.schema.cache import DefinitionCache
-from hubsync.schema.checks import SchemaChecks
-from hubsync.schema.definitions import ObjectDefinitions, parse_definitions
-from hubsync.schema.refusals import named_failures, suspects
-from hubsync.schema.settings import parse_object_settings
 
 T = "partner_services"
 

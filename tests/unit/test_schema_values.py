@@ -1,4 +1,4 @@
-"""HubSpot's value rules as hubsync applies them before sending (hubsync.schema.values), pure logic.
+"""HubSpot's value rules as hubsync applies them before sending (hubsync.delivery.schema.values), pure logic.
 
 The same rules against the simulator's own validation, over HTTP, are in tests/integration/test_schema_checks.py.
 """
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hubsync.schema.definitions import DefinitionsError, parse_definitions, parse_property
-from hubsync.schema.values import MS_PER_DAY, Problem, epoch_ms, rule_for
+from hubsync.delivery.schema.definitions import DefinitionsError, parse_definitions, parse_property
+from hubsync.delivery.schema.values import MS_PER_DAY, Problem, epoch_ms, rule_for
 
 
 def prop(**fields: object) -> dict[str, object]:

@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from hubsync import delivery, dlq, hubspot, outcomes, updater
-from hubsync.recordstate import DEFAULT_TTL_SECONDS, KEY_ATTRIBUTE, TTL_ATTRIBUTE
+from hubsync import dlq
+from hubsync.delivery import hubspot, outcomes, sender, updater
+from hubsync.delivery.recordstate import DEFAULT_TTL_SECONDS, KEY_ATTRIBUTE, TTL_ATTRIBUTE
 from hubsync_local.template import load_template as read_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -928,10 +929,10 @@ RETRY_CAUSES = (
     hubspot.CONNECTION,
     outcomes.INCOMPLETE,
     outcomes.BAD_RESPONSE,
-    delivery.DEADLINE,
+    sender.DEADLINE,
     updater.LEASED,
     updater.STATE_UNAVAILABLE,
-    delivery.CONFIGURATION,
+    sender.CONFIGURATION,
 )
 
 

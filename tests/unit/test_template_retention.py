@@ -11,7 +11,7 @@ import pytest
 from hubsync import config
 from hubsync.archive import archiver
 from hubsync.archive.replayer import STALE_AFTER_SECONDS
-from hubsync.recordstate import DEFAULT_TTL_SECONDS
+from hubsync.delivery.recordstate import DEFAULT_TTL_SECONDS
 from hubsync_local.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]

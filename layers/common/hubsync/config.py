@@ -141,10 +141,10 @@ class Settings:
     event_future_tolerance_seconds: int | None = None
     archive_bucket: str | None = None
     archive_after_seconds: float = DEFAULT_ARCHIVE_AFTER_SECONDS
-    # Values checked (and converted) against HubSpot's property definitions before sending (hubsync.schema).
+    # Values checked (and converted) against HubSpot's property definitions before sending (hubsync.delivery.schema).
     schema_checks: bool = True
     property_cache_seconds: float = DEFAULT_PROPERTY_CACHE_SECONDS
-    object_settings: str | None = None  # JSON, hubsync.schema.settings
+    object_settings: str | None = None  # JSON, hubsync.delivery.schema.settings
 
     @property
     def future_tolerance_seconds(self) -> int:

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from hubsync.archive import Archiver
+    from hubsync.delivery.updater import Updater
     from hubsync.intake.receiver import Receiver
     from hubsync.replay import Replayer
-    from hubsync.updater import Updater
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +125,14 @@ def build_receiver(settings: Settings) -> Receiver:
 def build_updater(settings: Settings) -> Updater:
     import uuid
 
-    from hubsync.delivery import Delivery
-    from hubsync.hubspot import HubSpotClient
-    from hubsync.ratelimit import RateLimiter
-    from hubsync.redelivery import Redelivery
-    from hubsync.schema.cache import DefinitionCache
-    from hubsync.schema.checks import SchemaChecks
-    from hubsync.schema.settings import parse_object_settings
-    from hubsync.updater import Updater
+    from hubsync.delivery.hubspot import HubSpotClient
+    from hubsync.delivery.ratelimit import RateLimiter
+    from hubsync.delivery.redelivery import Redelivery
+    from hubsync.delivery.schema.cache import DefinitionCache
+    from hubsync.delivery.schema.checks import SchemaChecks
+    from hubsync.delivery.schema.settings import parse_object_settings
+    from hubsync.delivery.sender import Delivery
+    from hubsync.delivery.updater import Updater
 
     object_settings = parse_object_settings(settings.object_settings)
     schema = SchemaChecks(DefinitionCache(settings.property_cache_seconds)) if settings.schema_checks else None
@@ -163,7 +163,7 @@ def build_updater(settings: Settings) -> Updater:
     sqs = sqs_client()
     state = None
     if settings.record_state_table:
-        from hubsync.recordstate import RecordStateStore
+        from hubsync.delivery.recordstate import RecordStateStore
 
         state = RecordStateStore(settings.record_state_table, owner=f"updater-{uuid.uuid4().hex[:12]}")
     else:

@@ -83,8 +83,8 @@ class Doctor:
 
     @staticmethod
     def _object_settings(env: dict[str, str], found: list[Any]) -> tuple[bool, str]:
+        from hubsync.delivery.schema.settings import parse_object_settings
         from hubsync.exceptions import ConfigurationError
-        from hubsync.schema.settings import parse_object_settings
 
         try:
             settings = parse_object_settings(env.get("OBJECT_SETTINGS"))
@@ -96,7 +96,7 @@ class Doctor:
 
     def _definitions(self, base: str, object_type: str, headers: dict[str, str], settings: Any) -> tuple[bool, str]:
         """The updater reads these to check values before sending; an upsert's idProperty must be unique."""
-        from hubsync.schema.definitions import DefinitionsError, parse_definitions
+        from hubsync.delivery.schema.definitions import DefinitionsError, parse_definitions
 
         answer = self._get(f"{base}/crm/v3/properties/{object_type}", headers)
         if answer.status_code != 200:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STALE_AFTER_SECONDS = 30 * 86_400  # hubsync.recordstate.DEFAULT_TTL_SECONDS (a test keeps them equal)
+STALE_AFTER_SECONDS = 30 * 86_400  # hubsync.delivery.recordstate.DEFAULT_TTL_SECONDS (a test keeps them equal)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hubsync.schema.definitions import ObjectDefinitions
+from hubsync.delivery.schema.definitions import ObjectDefinitions
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 An event with a value HubSpot would refuse is refused whole, with every reason (its other values are
 not sent either: an event is one change, applied whole or kept whole in the DLQ for replay). Values
-HubSpot takes only in another form are converted (``hubsync.schema.values``). Events of a type whose
+HubSpot takes only in another form are converted (``hubsync.delivery.schema.values``). Events of a type whose
 definitions cannot be had go as they are.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from hubsync.schema.cache import DefinitionCache, Fetch
-from hubsync.schema.definitions import DefinitionsError, ObjectDefinitions, parse_definitions
-from hubsync.schema.values import (
+from hubsync.delivery.schema.cache import DefinitionCache, Fetch
+from hubsync.delivery.schema.definitions import DefinitionsError, ObjectDefinitions, parse_definitions
+from hubsync.delivery.schema.values import (
     NOT_UNIQUE_ID_PROPERTY,
     PROPERTY_DOESNT_EXIST,
     READ_ONLY_VALUE,
@@ -33,7 +33,7 @@ _READ_ONLY: Any = object()  # one whose value cannot be written
 
 
 class Checkable(Protocol):
-    """What is checked: an event, or several events merged for one record (hubsync.batching.MergedInput)."""
+    """What is checked: an event, or several events merged for one record (hubsync.delivery.batching.MergedInput)."""
 
     object_type: str
     id_property: str | None

@@ -1,6 +1,6 @@
 """What a HubSpot batch answer means for each input: applied, failed for good, or worth retrying.
 
-A 2xx settles an input only when it proves it (``hubsync.settlement``): results and failures are
+A 2xx settles an input only when it proves it (``hubsync.delivery.settlement``): results and failures are
 mapped back by ``objectWriteTraceId``, ids and ``context.ids``, never by position (HubSpot does not
 answer in input order), and whatever the answer does not account for is retried (``UNPROVEN``).
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubsync import dlq
-from hubsync.hubspot import HubSpotAnswer
-from hubsync.settlement import settle
+from hubsync.delivery.hubspot import HubSpotAnswer
+from hubsync.delivery.settlement import settle
 from hubsync.types import BatchInput
 
 # Transient causes, kept in the DLQ envelope's ``error.cause`` when retries run out.

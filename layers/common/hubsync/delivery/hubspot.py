@@ -1,7 +1,7 @@
 """The transport to HubSpot's CRM batch API: one urllib3 connection pool, timeouts, no policy.
 
-What an answer means (applied, failed, retry) is decided in ``hubsync.outcomes``; when to retry in
-``hubsync.retry``. This module never raises for an HTTP status or a network error: it returns a
+What an answer means (applied, failed, retry) is decided in ``hubsync.delivery.outcomes``; when to retry in
+``hubsync.delivery.retry``. This module never raises for an HTTP status or a network error: it returns a
 ``HubSpotAnswer`` that says what happened, so callers decide.
 
 urllib3 rather than requests: requests is a session layer over this same pool, and that layer

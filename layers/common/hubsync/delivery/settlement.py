@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync.hubspot import BatchResult
+from hubsync.delivery.hubspot import BatchResult
 from hubsync.types import BatchInput
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hubsync.schema.definitions import PropertyDefinition
+from hubsync.delivery.schema.definitions import PropertyDefinition
 
 MS_PER_DAY = 86_400_000
 # datetime's own range (years 1..9999) in epoch milliseconds: HubSpot stores no date outside it.

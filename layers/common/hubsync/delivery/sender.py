@@ -2,7 +2,7 @@
 splitting a rejected batch to find the inputs HubSpot refuses.
 
 A whole-batch 400 (an invalid value, an unknown property: HubSpot names the property, not the
-input) is split as HubSpot's error guides (``hubsync.schema.refusals``): the inputs carrying a named
+input) is split as HubSpot's error guides (``hubsync.delivery.schema.refusals``): the inputs carrying a named
 value are sent alone and the rest at once, so a bad input costs two or three extra calls. What the
 error does not tell apart (no property named, a 413) is bisected: halves are sent again until the bad
 inputs stand alone, k bad inputs among n costing about 2k·log2(n) extra calls. Every good input is
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hubsync import dlq
+from hubsync.delivery.hubspot import HubSpotAnswer, HubSpotClient
+from hubsync.delivery.outcomes import DAILY_LIMIT, BatchOutcome, interpret
+from hubsync.delivery.retry import RetryPolicy
+from hubsync.delivery.schema.refusals import named_failures, suspects
 from hubsync.exceptions import HubsyncError
-from hubsync.hubspot import HubSpotAnswer, HubSpotClient
-from hubsync.outcomes import DAILY_LIMIT, BatchOutcome, interpret
-from hubsync.retry import RetryPolicy
-from hubsync.schema.refusals import named_failures, suspects
 from hubsync.types import BatchInput
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ MAX_SINGLES = 10
 
 
 class Limiter(Protocol):
-    """What delivery needs of hubsync.ratelimit.RateLimiter."""
+    """What delivery needs of hubsync.delivery.ratelimit.RateLimiter."""
 
     @property
     def daily_exhausted(self) -> bool: ...

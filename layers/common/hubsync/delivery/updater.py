@@ -26,18 +26,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubsync import dlq, provenance
-from hubsync.batching import BatchRequest, MergedInput, merge, plan_requests
-from hubsync.delivery import Delivery, not_sent
+from hubsync.delivery.batching import BatchRequest, MergedInput, merge, plan_requests
+from hubsync.delivery.outcomes import DAILY_LIMIT, BatchOutcome
+from hubsync.delivery.redelivery import Redelivery
+from hubsync.delivery.sender import Delivery, not_sent
 from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
-from hubsync.outcomes import DAILY_LIMIT, BatchOutcome
-from hubsync.redelivery import Redelivery
 from hubsync.sqs import OutgoingMessage, QueueSender
 from hubsync.types import BatchInput, SqsRecord
 
 if TYPE_CHECKING:
-    from hubsync.schema.checks import SchemaChecks
-    from hubsync.schema.settings import ObjectSettings
+    from hubsync.delivery.schema.checks import SchemaChecks
+    from hubsync.delivery.schema.settings import ObjectSettings
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def record_key(item: MergedInput[Any]) -> str:
 class Updater:
     """Applies SQS batches of events to HubSpot; see the module docstring for the guarantees.
 
-    ``state`` is a hubsync.recordstate.RecordStateStore (or None: order holds within a batch only).
+    ``state`` is a hubsync.delivery.recordstate.RecordStateStore (or None: order holds within a batch only).
     """
 
     def __init__(
@@ -277,7 +277,7 @@ class Updater:
         is taken apart: each of its events is checked alone, the refused ones go to ``dead`` with every
         reason (costing no HubSpot call), and the rest are merged again without them. (A value replaced in
         the batch by a newer one for the same property is never sent, so it is not checked either.)"""
-        from hubsync.schema.checks import definitions_fetcher, failure_message  # only when checks are on
+        from hubsync.delivery.schema.checks import definitions_fetcher, failure_message  # only when checks are on
 
         fetch = definitions_fetcher(lambda path: self.delivery.get(path, remaining_seconds))
         checked = schema.check(merged, fetch)
@@ -374,7 +374,7 @@ class Updater:
         report: UpdateReport,
         upsert: bool = False,
     ) -> BatchOutcome:
-        from hubsync.recordstate import LeaseLostError, RecordStateUnavailableError, superseded
+        from hubsync.delivery.recordstate import LeaseLostError, RecordStateUnavailableError, superseded
 
         keys = {trace: record_key(item) for trace, item in request.inputs.items()}
         try:
