@@ -12,10 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from hubsync.archive import ArchiveIncompleteError, Archiver
 from hubsync.config import Settings
+from hubsync.deadletters.archive import ArchiveIncompleteError, Archiver
+from hubsync.deadletters.replay import deadline_from
 from hubsync.factory import build_archiver
-from hubsync.replay import deadline_from
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"hubsync"})

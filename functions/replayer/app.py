@@ -1,7 +1,7 @@
 """ReplayerFunction: moves DLQ messages back to the main queue on demand.
 
 Input (all optional): {"dryRun": true, "limit": 100, "rate": 50, "category": "OBJECT_NOT_FOUND"} and the
-other filters of hubsync.replay.ReplayFilter.from_request (statuses, objectTypes, recordIds, errorText,
+other filters of hubsync.deadletters.replay.ReplayFilter.from_request (statuses, objectTypes, recordIds, errorText,
 since, until). Answers the replay report.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from hubsync.config import Settings
+from hubsync.deadletters.replay import ReplayFilter, deadline_from
 from hubsync.factory import build_replayer
-from hubsync.replay import ReplayFilter, deadline_from
 
 logger = Logger()
 

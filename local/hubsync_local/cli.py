@@ -33,7 +33,7 @@ def _target(args: argparse.Namespace) -> Any:
 
 
 def _filter(args: argparse.Namespace) -> Any:
-    from hubsync.replay import ReplayFilter
+    from hubsync.deadletters.replay import ReplayFilter
 
     return ReplayFilter.from_request(
         {

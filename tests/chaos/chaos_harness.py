@@ -21,8 +21,8 @@ Pieces (the random choices come from generators seeded with ``CHAOS_SEED``; the 
   SQS. It also sends copies of processed messages to the queue again (at-least-once delivery).
 - ``account``: when the pipeline is quiet, reads the DLQ and HubSpot's state and balances the books.
 - ``replay_dead_letters`` / ``account_after_replay``: then, as an operator would, creates the records that were
-  not found, replays the whole DLQ (hubsync.replay.Replayer, the updater paused meanwhile), lets it drain, and
-  balances the books again: what can apply now did, what was refused is refused again, LWW still holds.
+  not found, replays the whole DLQ (hubsync.deadletters.replay.Replayer, the updater paused meanwhile), lets it
+  drain, and balances the books again: what can apply now did, what was refused is refused again, LWW still holds.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from standardwebhooks import Webhook
 
+from hubsync.deadletters.dlq import unwrap
+from hubsync.deadletters.replay import Replayer
 from hubsync.delivery.recordstate import RecordStateUnavailableError
 from hubsync.delivery.updater import QueuedMessage
-from hubsync.dlq import unwrap
-from hubsync.replay import Replayer
 from hubsync_local.aws import client
 from hubsync_local.simulator.lies import LIE_MODES
 from hubsync_local.stack import LocalStack
@@ -1132,7 +1132,7 @@ class ReplayLog:
     dlq_messages: int = 0  # in the DLQ when it began
     first_report: int = 0  # the first updater report after it began
     created: list[str] = field(default_factory=list)  # records created for the OBJECT_NOT_FOUND events
-    report: Any = None  # hubsync.replay.ReplayReport
+    report: Any = None  # hubsync.deadletters.replay.ReplayReport
     started: float = 0.0
     seconds: float = 0.0
     stuck: str = ""

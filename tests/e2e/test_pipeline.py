@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from hubsync.dlq import unwrap
-from hubsync.replay import Replayer
+from hubsync.deadletters.dlq import unwrap
+from hubsync.deadletters.replay import Replayer
 from hubsync_local.aws import MotoServer
 from hubsync_local.stack import LocalStack
 from support.aws import receive_all

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from hubsync.archive import KEY_PREFIX, Archiver
-from hubsync.archive.replayer import ArchiveReplayer
-from hubsync.replay import ReplayFilter
+from hubsync.deadletters.archive import KEY_PREFIX, Archiver
+from hubsync.deadletters.archive.replayer import ArchiveReplayer
+from hubsync.deadletters.replay import ReplayFilter
 from hubsync_local.aws import client
 from support.aws import Queues, receive_all
 

@@ -424,7 +424,7 @@ def test_a_replayed_delivery_is_answered_again_and_queued_once(
 def test_an_unevaluable_body_is_kept_as_unmapped_and_replayed_after_the_mapping_is_fixed(
     receiver: Receiver, sqs_client: Any, queues: Queues
 ) -> None:
-    from hubsync.replay import Replayer
+    from hubsync.deadletters.replay import Replayer
 
     body = js({"id": "1001", "value": "v", "created": "1700000000"})  # epoch seconds, but as a string
     request = request_from_api_gateway(build(Case("unmapped", body, 202, path="/webhooks/stamped")))

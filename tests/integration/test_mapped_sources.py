@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from hubsync import dlq
 from hubsync.config import Settings
+from hubsync.deadletters import dlq
+from hubsync.deadletters.replay import Replayer
 from hubsync.factory import SourceVerifiers
 from hubsync.intake.receipts import DeliveryLedger
 from hubsync.intake.receiver import HttpRequest, Receiver
 from hubsync.intake.signing.hubspot import sign_v3
 from hubsync.intake.sources import parse_sources
-from hubsync.replay import Replayer
 from hubsync.secrets import SecretCache
 from hubsync.sqs import QueueSender
 from hubsync_local.lambda_runtime import LambdaContext, sqs_record

@@ -11,12 +11,13 @@ import json
 import time
 from typing import Any
 
-from hubsync import dlq, provenance
+from hubsync import provenance
+from hubsync.deadletters import dlq
+from hubsync.deadletters.replay import Replayer
 from hubsync.events import dumps
 from hubsync.intake.receiver import HttpRequest, Receiver
 from hubsync.intake.signing import build_verifier
 from hubsync.intake.sources import Source
-from hubsync.replay import Replayer
 from hubsync.sqs import QueueSender
 from hubsync_local.lambda_runtime import sqs_record
 from hubsync_local.simulator import HubSpotSimulator

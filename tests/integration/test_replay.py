@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hubsync import dlq
-from hubsync.replay import Replayer, ReplayFilter
+from hubsync.deadletters import dlq
+from hubsync.deadletters.replay import Replayer, ReplayFilter
 from support.aws import Queues, receive_all
 
 

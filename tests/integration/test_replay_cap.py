@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hubsync import dlq
-from hubsync.replay import ReplayFilter
+from hubsync.deadletters import dlq
+from hubsync.deadletters.replay import ReplayFilter
 from hubsync_local.ops import replay
 from hubsync_local.ops.targets import Target
 from support.aws import Queues, receive_all

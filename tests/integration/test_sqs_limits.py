@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from hubsync import dlq
 from hubsync.config import Settings
+from hubsync.deadletters import dlq
+from hubsync.deadletters.replay import Replayer, ReplayFilter
 from hubsync.factory import SourceVerifiers
 from hubsync.intake.receiver import Receiver, request_from_api_gateway
 from hubsync.intake.sources import parse_sources
-from hubsync.replay import Replayer, ReplayFilter
 from hubsync.secrets import SecretCache
 from hubsync.sqs import QueueSender
 from hubsync_local.gateway import to_http_api_event

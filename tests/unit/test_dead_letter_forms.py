@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 
 MIB = 1_048_576
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 
 
 def test_envelope_keeps_the_event_and_the_reason_and_tags_attributes() -> None:

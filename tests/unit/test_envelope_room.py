@@ -2,7 +2,7 @@
 with the costliest characters, wrapped in the largest failure, still fits in one SQS message.
 
 The limit is SQS's, restated here (1 MiB; body UTF-8 bytes plus attribute name, type and value bytes),
-and the envelope is built as the updater builds it (hubsync.dlq, with the updater's bookkeeping).
+and the envelope is built as the updater builds it (hubsync.deadletters.dlq, with the updater's bookkeeping).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 from hubsync.events import loads
 from hubsync.intake.receiver import HttpRequest, Receiver
 from hubsync.intake.signing.types import Verified

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 from hubsync.delivery.hubspot import CONNECTION, TIMEOUT, HubSpotAnswer
 from hubsync.delivery.outcomes import (
     AUTH,

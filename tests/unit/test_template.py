@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 from hubsync.delivery import hubspot, outcomes, sender, updater
 from hubsync.delivery.recordstate import DEFAULT_TTL_SECONDS, KEY_ATTRIBUTE, TTL_ATTRIBUTE
 from hubsync_local.template import load_template as read_template

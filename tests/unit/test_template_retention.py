@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hubsync import config
-from hubsync.archive import archiver
-from hubsync.archive.replayer import STALE_AFTER_SECONDS
+from hubsync.deadletters.archive import archiver
+from hubsync.deadletters.archive.replayer import STALE_AFTER_SECONDS
 from hubsync.delivery.recordstate import DEFAULT_TTL_SECONDS
 from hubsync_local.template import Template, load_template
 

@@ -24,10 +24,10 @@ from hubsync.sqs import QueueSender
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from hubsync.archive import Archiver
+    from hubsync.deadletters.archive import Archiver
+    from hubsync.deadletters.replay import Replayer
     from hubsync.delivery.updater import Updater
     from hubsync.intake.receiver import Receiver
-    from hubsync.replay import Replayer
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def build_updater(settings: Settings) -> Updater:
 
 
 def build_replayer(settings: Settings) -> Replayer:
-    from hubsync.replay import Replayer
+    from hubsync.deadletters.replay import Replayer
 
     return Replayer(
         sqs_client(),
@@ -208,7 +208,7 @@ def build_replayer(settings: Settings) -> Replayer:
 
 
 def build_archiver(settings: Settings) -> Archiver:
-    from hubsync.archive import Archiver
+    from hubsync.deadletters.archive import Archiver
 
     return Archiver(
         sqs_client(),

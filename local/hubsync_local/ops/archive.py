@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubsync.archive import Archiver
+from hubsync.deadletters.archive import Archiver
 from hubsync_local.ops.targets import Target, client
 
 

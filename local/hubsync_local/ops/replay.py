@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hubsync.deadletters.replay import Replayer, ReplayFilter, ReplayReport
 from hubsync.intake.sources import Source
-from hubsync.replay import Replayer, ReplayFilter, ReplayReport
 from hubsync_local.ops.dlq import summary_line
 from hubsync_local.ops.targets import Target, client
 
@@ -136,8 +136,8 @@ def run_from_archive(
 
     An object is deleted from the archive once SQS took its event, so running it twice does not queue
     anything twice. Ctrl-C stops before the next object."""
-    from hubsync.archive.reader import day_prefix
-    from hubsync.archive.replayer import ArchiveReplayer
+    from hubsync.deadletters.archive.reader import day_prefix
+    from hubsync.deadletters.archive.replayer import ArchiveReplayer
 
     target.need("queue_url", "archive_bucket")
     stop = threading.Event()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 from hubsync.delivery.hubspot import HubSpotAnswer
 from hubsync.delivery.settlement import settle
 from hubsync.types import BatchInput

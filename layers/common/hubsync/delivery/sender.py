@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hubsync import dlq
+from hubsync.deadletters import dlq
 from hubsync.delivery.hubspot import HubSpotAnswer, HubSpotClient
 from hubsync.delivery.outcomes import DAILY_LIMIT, BatchOutcome, interpret
 from hubsync.delivery.retry import RetryPolicy

@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hubsync import dlq, provenance
+from hubsync import provenance
+from hubsync.deadletters import dlq
 from hubsync.delivery.batching import BatchRequest, MergedInput, merge, plan_requests
 from hubsync.delivery.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.delivery.redelivery import Redelivery

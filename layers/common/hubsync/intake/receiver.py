@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync import dlq, provenance
+from hubsync import provenance
+from hubsync.deadletters import dlq
 from hubsync.events import Event, dumps, loads
 from hubsync.exceptions import (
     BadRequestError,

@@ -2,12 +2,12 @@
 
 ``Archiver`` is what the scheduled ArchiverFunction runs; ``ArchiveReplayer`` is what
 ``hubsync replay --from-archive`` runs. Only the archiver is imported here, so the function's cold start
-does not pay for the replay side (import hubsync.archive.reader / .replayer for that).
+does not pay for the replay side (import hubsync.deadletters.archive.reader / .replayer for that).
 """
 
-from hubsync.archive.archiver import DEFAULT_ARCHIVE_AFTER_SECONDS, Archiver, ArchiveReport, archive_key
-from hubsync.archive.exceptions import ArchiveIncompleteError, NotAnArchiveObjectError
-from hubsync.archive.types import KEY_PREFIX, ArchivedMessage
+from hubsync.deadletters.archive.archiver import DEFAULT_ARCHIVE_AFTER_SECONDS, Archiver, ArchiveReport, archive_key
+from hubsync.deadletters.archive.exceptions import ArchiveIncompleteError, NotAnArchiveObjectError
+from hubsync.deadletters.archive.types import KEY_PREFIX, ArchivedMessage
 
 __all__ = [
     "DEFAULT_ARCHIVE_AFTER_SECONDS",

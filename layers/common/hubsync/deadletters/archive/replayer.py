@@ -1,4 +1,4 @@
-"""Queuing archived dead letters again: the archive's counterpart of hubsync.replay.
+"""Queuing archived dead letters again: the archive's counterpart of hubsync.deadletters.replay.
 
 The rules are the DLQ replay's: the event (never the envelope, never the message attributes) goes to the
 event queue with ``replayCount`` + 1, and an event replayed ``max_replays`` times already stays where it is.
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hubsync.archive.exceptions import NotAnArchiveObjectError
-from hubsync.archive.reader import ArchivedLetter, ArchiveReader
-from hubsync.archive.types import KEY_PREFIX
+from hubsync.deadletters.archive.exceptions import NotAnArchiveObjectError
+from hubsync.deadletters.archive.reader import ArchivedLetter, ArchiveReader
+from hubsync.deadletters.archive.types import KEY_PREFIX
+from hubsync.deadletters.replay import DEFAULT_MAX_REPLAYS, ReplayFilter, ReplayReport
 from hubsync.events import dumps
-from hubsync.replay import DEFAULT_MAX_REPLAYS, ReplayFilter, ReplayReport
 from hubsync.sqs import OutgoingMessage, QueueSender
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hubsync import config as _config
-from hubsync.archive.types import ARCHIVE_VERSION, KEY_PREFIX, ArchivedMessage
+from hubsync.deadletters.archive.types import ARCHIVE_VERSION, KEY_PREFIX, ArchivedMessage
 from hubsync.sqs import receive, release
 
 if TYPE_CHECKING:

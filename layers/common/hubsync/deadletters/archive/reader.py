@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hubsync.archive.exceptions import NotAnArchiveObjectError
-from hubsync.archive.types import KEY_PREFIX, ArchivedMessage
-from hubsync.dlq import DeadLetter, unwrap
+from hubsync.deadletters.archive.exceptions import NotAnArchiveObjectError
+from hubsync.deadletters.archive.types import KEY_PREFIX, ArchivedMessage
+from hubsync.deadletters.dlq import DeadLetter, unwrap
 
 
 @dataclass(frozen=True)

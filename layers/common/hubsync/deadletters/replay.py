@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hubsync import dlq
 from hubsync.config import DEFAULT_MAX_EVENTS_PER_REQUEST, DEFAULT_OBJECT_TYPE
-from hubsync.dlq import DeadLetter, unwrap
+from hubsync.deadletters import dlq
+from hubsync.deadletters.dlq import DeadLetter, unwrap
 from hubsync.events import dumps
 from hubsync.exceptions import BadRequestError
 from hubsync.intake.sources import Source

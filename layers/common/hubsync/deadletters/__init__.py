@@ -1,0 +1,1 @@
+"""Dead letters: the DLQ envelope, replay and the archive."""
