@@ -9,7 +9,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from hubsync.config import Settings
-from hubsync.delivery.updater import Updater, UpdateReport
+from hubsync.delivery.report import UpdateReport
+from hubsync.delivery.updater import Updater
 from hubsync.exceptions import ConfigurationError
 from hubsync.factory import build_updater
 

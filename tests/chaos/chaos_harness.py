@@ -49,8 +49,8 @@ from standardwebhooks import Webhook
 
 from hubsync.deadletters.dlq import unwrap
 from hubsync.deadletters.replay import Replayer
+from hubsync.delivery.messages import QueuedMessage
 from hubsync.delivery.recordstate import RecordStateUnavailableError
-from hubsync.delivery.updater import QueuedMessage
 from hubsync_local.aws import client
 from hubsync_local.simulator.lies import LIE_MODES
 from hubsync_local.stack import LocalStack

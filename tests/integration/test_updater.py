@@ -16,7 +16,7 @@ import pytest
 from hubspot import HubSpot
 
 from hubsync.delivery.hubspot import HubSpotClient
-from hubsync.delivery.updater import RequestTimes
+from hubsync.delivery.report import RequestTimes
 from hubsync_local.lambda_runtime import receiver_attributes, sqs_record
 from hubsync_local.simulator import HubSpotSimulator
 from support.aws import Queues, receive_all

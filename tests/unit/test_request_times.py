@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubsync.delivery.updater import RequestTimes
+from hubsync.delivery.report import RequestTimes
 
 
 def test_unknown_times_assume_hubspots_usual_latency() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hubsync.delivery.updater import QueuedMessage
+from hubsync.delivery.messages import QueuedMessage
 from hubsync.events import loads, parse_body, parse_event
 from hubsync.intake.receiver import request_from_api_gateway
 

@@ -35,8 +35,10 @@ class MergedInput(msgspec.Struct, Generic[S]):
     oldest_received_at: int | None = None  # the earliest receipt among the sources (for the lag metric)
     latest_at: int = 0  # the latest event time merged in
 
-    def as_input(self, trace_id: str) -> BatchInput:
-        item: BatchInput = {"id": self.id, "properties": self.properties, "objectWriteTraceId": trace_id}
+    def as_input(self, trace_id: str, properties: dict[str, str] | None = None) -> BatchInput:
+        """The input HubSpot is sent: with ``properties`` when given (those the record state kept), else all."""
+        chosen = self.properties if properties is None else properties
+        item: BatchInput = {"id": self.id, "properties": chosen, "objectWriteTraceId": trace_id}
         if self.id_property:
             item["idProperty"] = self.id_property
         return item
@@ -48,6 +50,13 @@ class BatchRequest(Generic[S]):
 
     object_type: str
     inputs: dict[str, MergedInput[S]]
+
+    @property
+    def id_property(self) -> str | None:
+        """The request's idProperty: requests are cut per (objectType, idProperty), so any input's."""
+        for item in self.inputs.values():
+            return item.id_property
+        return None
 
     def payload(self) -> list[BatchInput]:
         return [merged.as_input(trace) for trace, merged in self.inputs.items()]

@@ -43,13 +43,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MAX_HEADER = "x-hubspot-ratelimit-max"
-REMAINING_HEADER = "x-hubspot-ratelimit-remaining"
-INTERVAL_HEADER = "x-hubspot-ratelimit-interval-milliseconds"
-DAILY_REMAINING_HEADER = "x-hubspot-ratelimit-daily-remaining"
-RETRY_AFTER_HEADER = "retry-after"
-DAILY_POLICY = "DAILY"
-TOO_MANY_REQUESTS = 429
+from hubsync.delivery.ratelimit_headers import (
+    DAILY_POLICY,
+    DAILY_REMAINING_HEADER,
+    INTERVAL_HEADER,
+    MAX_HEADER,
+    REMAINING_HEADER,
+    RETRY_AFTER_HEADER,
+    TOO_MANY_REQUESTS,
+    float_header,
+    headers_lower,
+    int_header,
+    policy_name,
+)
 
 # Added to computed waits so a float sum (now + wait) lands past the boundary, not one ulp before it.
 _EPSILON = 1e-6
@@ -82,31 +88,6 @@ class _Estimate:
     permit: Permit
     recoverable: tuple[float, ...]  # answer times of ours certainly counted in it, sorted
     others: int  # at least this many in the window were not ours
-
-
-def _headers_lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {str(name).lower(): str(value).strip() for name, value in headers.items()}
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    try:
-        return int(headers[name])
-    except (KeyError, ValueError):
-        return None
-
-
-def _float_header(headers: Mapping[str, str], name: str) -> float | None:
-    try:
-        value = float(headers[name])
-    except (KeyError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _policy_name(body: Any) -> str:
-    if isinstance(body, Mapping):
-        return str(body.get("policyName") or "").upper()
-    return ""
 
 
 class RateLimiter:
@@ -198,7 +179,7 @@ class RateLimiter:
             held[1].done_at = now
             self._completed += 1
             if status is not None:
-                lowered = _headers_lower(headers)
+                lowered = headers_lower(headers)
                 self._read_headers(permit, now, lowered)
                 if status == TOO_MANY_REQUESTS:
                     self._on_rate_limited(permit, now, lowered, body)
@@ -376,16 +357,16 @@ class RateLimiter:
         return True
 
     def _read_headers(self, permit: Permit, now: float, headers: Mapping[str, str]) -> None:
-        limit = _int_header(headers, MAX_HEADER)
+        limit = int_header(headers, MAX_HEADER)
         if limit is not None and limit > 0:
             self._limit = limit
-        interval_ms = _float_header(headers, INTERVAL_HEADER)
+        interval_ms = float_header(headers, INTERVAL_HEADER)
         if interval_ms is not None and interval_ms > 0:
             self._interval = interval_ms / 1000
-        remaining = _int_header(headers, REMAINING_HEADER)
+        remaining = int_header(headers, REMAINING_HEADER)
         if remaining is not None:
             self._remember(permit, now, max(0, remaining))
-        daily_remaining = _int_header(headers, DAILY_REMAINING_HEADER)
+        daily_remaining = int_header(headers, DAILY_REMAINING_HEADER)
         if daily_remaining is not None and daily_remaining <= 0:
             self._stop_for_the_day(now)
 
@@ -407,14 +388,14 @@ class RateLimiter:
         self._estimate = _Estimate(remaining, now, permit, tuple(recoverable), others)
 
     def _on_rate_limited(self, permit: Permit, now: float, headers: Mapping[str, str], body: Any) -> None:
-        if _policy_name(body) == DAILY_POLICY:
+        if policy_name(body) == DAILY_POLICY:
             self._daily_limited += 1
             self._stop_for_the_day(now)
             return
         self._rate_limited += 1
         # The window is full whatever a header said: no headroom until a later answer says otherwise.
         self._remember(permit, now, 0)
-        retry_after = _float_header(headers, RETRY_AFTER_HEADER)
+        retry_after = float_header(headers, RETRY_AFTER_HEADER)
         if retry_after is not None and retry_after >= 0:
             until = now + min(retry_after, self._interval)
         else:

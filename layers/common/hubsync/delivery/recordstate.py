@@ -51,27 +51,51 @@ Errors: anything DynamoDB refuses other than the handled conditional failures ra
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from hubsync.delivery.statetable import (
+    BACKOFF_SECONDS,
+    CONDITION_FAILED,
+    CONFLICT,
+    KEY_ATTRIBUTE,
+    MAX_BATCH_GET_KEYS,
+    MAX_TRANSACTION_ITEMS,
+    NAMES,
+    TTL_ATTRIBUTE,
+    RecordStateUnavailableError,
+    Stored,
+    batch_get,
+    chunks,
+    conditional_update,
+    placeholders,
+    seconds,
+    state_client,
+    stored_of,
+    transact,
+    unique,
+    update_item,
+)
 from hubsync.exceptions import HubsyncError
+
+__all__ = [
+    "DEFAULT_TTL_SECONDS",
+    "IN_DOUBT_SUFFIX",
+    "KEY_ATTRIBUTE",
+    "MAX_REMEMBERED",
+    "TTL_ATTRIBUTE",
+    "LeaseLostError",
+    "RecordStateStore",
+    "RecordStateUnavailableError",
+    "state_client",
+    "superseded",
+]
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-# The table's partition key and TTL attribute (template.yaml's RecordStateTable declares the same).
-KEY_ATTRIBUTE = "record"
-TTL_ATTRIBUTE = "expiration"
-# DynamoDB's limits: items in one TransactWriteItems, keys in one BatchGetItem.
-MAX_TRANSACTION_ITEMS = 100
-MAX_BATCH_GET_KEYS = 100
 DEFAULT_TTL_SECONDS = 30 * 86_400
 
 # One transaction, then more without the records found taken (and with the rev of those this store remembered
@@ -81,21 +105,6 @@ _ACQUIRE_ATTEMPTS = 3
 # A commit retries after a TransactionConflict (another run's acquire touching a record at that instant)
 # or a stale rev; each attempt either succeeds or learns something, so a few are plenty.
 _COMMIT_ATTEMPTS = 4
-_READ_ATTEMPTS = 5
-_BACKOFF_SECONDS = 0.05
-
-_NAMES = {
-    "#record": KEY_ATTRIBUTE,
-    "#times": "times",
-    "#rev": "rev",
-    "#owner": "lease_owner",
-    "#until": "lease_until",
-    "#exp": TTL_ATTRIBUTE,
-}
-# Cancellation reasons this module acts on; any other (throttling, validation, ...) makes the table unavailable.
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
-_HANDLED_REASONS = {"None", _CONDITION_FAILED, _CONFLICT}
 
 # A lease held after an unknown outcome names its owner with this suffix: nobody, that owner included, takes
 # it before it expires.
@@ -109,10 +118,7 @@ _ACQUIRE_IF_REV = f"({_ACQUIRE_CONDITION}) AND #rev = :rev"
 _ACQUIRE_IF_NEW = f"({_ACQUIRE_CONDITION}) AND attribute_not_exists(#rev)"
 # What a store remembers of records (rev and times), at most: past this it forgets them all and reads again.
 MAX_REMEMBERED = 20_000
-
-
-class RecordStateUnavailableError(HubsyncError):
-    """The record state table could not be read or written: leave the events on the queue."""
+_LEASE_NAMES = {k: v for k, v in NAMES.items() if k in f"{_ACQUIRE_UPDATE} {_ACQUIRE_CONDITION}"}
 
 
 class LeaseLostError(HubsyncError):
@@ -127,14 +133,6 @@ def superseded(merged_times: Mapping[str, int], stored: Mapping[str, int]) -> se
     """Properties whose merged event is not newer than the one applied. An equal time is the same event
     replayed (a retried batch), so it is dropped too."""
     return {name for name, at in merged_times.items() if name in stored and at <= stored[name]}
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """What the table holds for one record, as last seen by this store."""
-
-    rev: int | None
-    times: dict[str, int]
 
 
 class RecordStateStore:
@@ -165,7 +163,7 @@ class RecordStateStore:
         # rev and times per record from read(), commit() and failed conditions, so a commit can merge without
         # reading again, and an acquire that proves them current (its condition names the rev) spares the read.
         # Threads touch distinct keys, and single dict operations are atomic, so no lock is needed.
-        self._known: dict[str, _Stored] = {}
+        self._known: dict[str, Stored] = {}
         # Record -> lease end, for records whose remembered state the last acquire proved current.
         self._proven: dict[str, float] = {}
 
@@ -176,7 +174,7 @@ class RecordStateStore:
         One transaction when every record is free; when some are held by another run, one more without
         them. Returns the keys this owner now holds; the others are not touched.
         """
-        pending = _unique(keys)
+        pending = unique(keys)
         if len(pending) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"at most {MAX_TRANSACTION_ITEMS} records per acquire, got {len(pending)}")
         now = self._clock()
@@ -184,17 +182,17 @@ class RecordStateStore:
             raise ValueError("lease_until must be in the future")
         values = {
             ":me": {"S": self.owner},
-            ":until": {"N": _seconds(lease_until)},
-            ":now": {"N": _seconds(now)},
+            ":until": {"N": seconds(lease_until)},
+            ":now": {"N": seconds(now)},
             ":exp": {"N": str(int(now) + self._ttl_seconds)},
         }
-        base_names, used = _placeholders(_ACQUIRE_UPDATE, _ACQUIRE_IF_REV, tuple(values))
+        base_names, used = placeholders(_ACQUIRE_UPDATE, _ACQUIRE_IF_REV, tuple(values))
         shared = {name: values[name] for name in used if name != ":rev"}
         for _ in range(_ACQUIRE_ATTEMPTS):
             if not pending:
                 break
             items = [self._acquire_item(key, base_names, shared) for key in pending]
-            reasons = self._transact(items)
+            reasons = transact(self.client, items)
             if reasons is None:
                 for key in pending:
                     if key in self._known:
@@ -209,8 +207,8 @@ class RecordStateStore:
                 if code == "None":
                     continue
                 item: Mapping[str, Any] = reason.get("Item") or {}
-                if code == _CONDITION_FAILED and key in self._known and not self._held_by_another(item, now):
-                    self._known[key] = _stored(item) if item else _Stored(None, {})
+                if code == CONDITION_FAILED and key in self._known and not self._held_by_another(item, now):
+                    self._known[key] = stored_of(item) if item else Stored(None, {})
                 else:
                     taken.add(key)
             pending = [key for key in pending if key not in taken]
@@ -219,10 +217,12 @@ class RecordStateStore:
     def _acquire_item(self, key: str, names: Mapping[str, str], shared: Mapping[str, Any]) -> TransactWriteItemTypeDef:
         known = self._known.get(key)
         if known is None:
-            return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_CONDITION, _LEASE_NAMES, shared)
+            return update_item(self.table_name, key, _ACQUIRE_UPDATE, _ACQUIRE_CONDITION, _LEASE_NAMES, shared)
         if known.rev is None:
-            return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_IF_NEW, names, shared)
-        return self._item(key, _ACQUIRE_UPDATE, _ACQUIRE_IF_REV, names, {**shared, ":rev": {"N": str(known.rev)}})
+            return update_item(self.table_name, key, _ACQUIRE_UPDATE, _ACQUIRE_IF_NEW, names, shared)
+        return update_item(
+            self.table_name, key, _ACQUIRE_UPDATE, _ACQUIRE_IF_REV, names, {**shared, ":rev": {"N": str(known.rev)}}
+        )
 
     def _held_by_another(self, item: Mapping[str, Any], now: float) -> bool:
         owner = item.get("lease_owner", {}).get("S")
@@ -242,7 +242,7 @@ class RecordStateStore:
         result: dict[str, dict[str, int]] = {}
         now = self._clock()
         unread = []
-        for key in _unique(keys):
+        for key in unique(keys):
             proven_until = self._proven.pop(key, None)
             known = self._known.get(key)
             if proven_until is not None and proven_until > now and known is not None:
@@ -250,10 +250,13 @@ class RecordStateStore:
                     result[key] = dict(known.times)
             else:
                 unread.append(key)
-        for chunk in _chunks(unread, MAX_BATCH_GET_KEYS):
-            found = {item[KEY_ATTRIBUTE]["S"]: _stored(item) for item in self._batch_get(chunk)}
+        for chunk in chunks(unread, MAX_BATCH_GET_KEYS):
+            found = {
+                item[KEY_ATTRIBUTE]["S"]: stored_of(item)
+                for item in batch_get(self.client, self.table_name, chunk, self._sleep)
+            }
             for key in chunk:
-                stored = found.get(key, _Stored(None, {}))
+                stored = found.get(key, Stored(None, {}))
                 self._remember_read(key, stored)
                 if stored.times:
                     result[key] = dict(stored.times)
@@ -276,9 +279,9 @@ class RecordStateStore:
         """
         held = set(hold)
         releasing = [key for key in release if key not in held]
-        keys = _unique([*applied, *releasing, *(held if hold_until is not None else ())])
+        keys = unique([*applied, *releasing, *(held if hold_until is not None else ())])
         lost: set[str] = set()
-        for chunk in _chunks(keys, MAX_TRANSACTION_ITEMS):
+        for chunk in chunks(keys, MAX_TRANSACTION_ITEMS):
             lost |= self._commit_chunk(chunk, applied, set(releasing), held, hold_until)
         if lost:
             raise LeaseLostError(lost)
@@ -300,19 +303,19 @@ class RecordStateStore:
                 )
                 for key in pending
             }
-            reasons = self._transact([item for item, _ in writes.values()])
+            reasons = transact(self.client, [item for item, _ in writes.values()])
             if reasons is None:
                 for key, (_, merged) in writes.items():
                     self._remember(key, merged)
                 return lost
             conflict = False
             for key, reason in zip(pending, reasons, strict=True):
-                if reason.get("Code") == _CONFLICT:
+                if reason.get("Code") == CONFLICT:
                     conflict = True
-                elif reason.get("Code") == _CONDITION_FAILED:
+                elif reason.get("Code") == CONDITION_FAILED:
                     item: Mapping[str, Any] = reason.get("Item") or {}
                     if item.get("lease_owner", {}).get("S") == self.owner:
-                        self._known[key] = _stored(item)  # ours still, but the rev moved: merge again on it
+                        self._known[key] = stored_of(item)  # ours still, but the rev moved: merge again on it
                     else:
                         lost.add(key)
                         self._known.pop(key, None)
@@ -320,7 +323,7 @@ class RecordStateStore:
             if not pending:
                 return lost
             if conflict:
-                self._sleep(_BACKOFF_SECONDS * 2**attempt)
+                self._sleep(BACKOFF_SECONDS * 2**attempt)
         raise RecordStateUnavailableError(
             f"record state commit did not go through in {_COMMIT_ATTEMPTS} attempts", {"keys": sorted(pending)}
         )
@@ -360,13 +363,13 @@ class RecordStateStore:
             # Held under another name, so that this owner's own next batch cannot take it back either: a late
             # request could otherwise land after that batch's newer value.
             sets += ["#owner = :doubt", "#until = :held"]
-            values[":held"] = {"N": _seconds(hold_until)}
+            values[":held"] = {"N": seconds(hold_until)}
             values[":doubt"] = {"S": f"{self.owner}{IN_DOUBT_SUFFIX}"}
         elif releasing:
             clauses.append("REMOVE #owner, #until")
         if sets:
             clauses.insert(0, "SET " + ", ".join(sets))
-        return self._update(key, " ".join(clauses), condition, values), merged
+        return conditional_update(self.table_name, key, " ".join(clauses), condition, values), merged
 
     def _remember(self, key: str, merged: dict[str, int] | None) -> None:
         """After a commit went through: its times under the next rev. Kept after the release too: the next acquire
@@ -375,138 +378,10 @@ class RecordStateStore:
         if merged is not None:
             known = self._known.get(key)
             rev = known.rev if known is not None and known.rev is not None else 0
-            self._remember_read(key, _Stored(rev + 1, merged))
+            self._remember_read(key, Stored(rev + 1, merged))
 
-    def _remember_read(self, key: str, stored: _Stored) -> None:
+    def _remember_read(self, key: str, stored: Stored) -> None:
         if len(self._known) >= MAX_REMEMBERED and key not in self._known:
             # Forgetting is always safe (the next acquire reads again); a cap keeps a long-lived container small.
             self._known.clear()
         self._known[key] = stored
-
-    # ------------------------------------------------------------------------------------------ I/O
-    def _update(self, key: str, update: str, condition: str, values: Mapping[str, Any]) -> TransactWriteItemTypeDef:
-        names, used = _placeholders(update, condition, tuple(values))
-        return self._item(key, update, condition, names, {name: values[name] for name in used})
-
-    def _item(
-        self, key: str, update: str, condition: str, names: Mapping[str, str], values: Mapping[str, Any]
-    ) -> TransactWriteItemTypeDef:
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": {KEY_ATTRIBUTE: {"S": key}},
-                "UpdateExpression": update,
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                # On a failed condition the item comes back with the cancellation: whose lease, which rev.
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-
-    def _transact(self, items: list[TransactWriteItemTypeDef]) -> list[Mapping[str, Any]] | None:
-        """None when the transaction went through, else one cancellation reason per item."""
-        try:
-            # A fresh token per call: botocore's own retry of a commit that did go through (a timeout) is
-            # then answered as a success instead of failing the condition on the lease just released.
-            self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
-        except ClientError as exc:
-            reasons: list[Mapping[str, Any]] = list(exc.response.get("CancellationReasons", []))
-            code = exc.response.get("Error", {}).get("Code", "")
-            handled = len(reasons) == len(items) and all(r.get("Code") in _HANDLED_REASONS for r in reasons)
-            if code != "TransactionCanceledException" or not handled:
-                raise _unavailable("TransactWriteItems", exc) from exc
-            return reasons
-        except BotoCoreError as exc:
-            raise _unavailable("TransactWriteItems", exc) from exc
-        return None
-
-    def _batch_get(self, keys: list[str]) -> list[Mapping[str, Any]]:
-        items: list[Mapping[str, Any]] = []
-        remaining: list[Mapping[str, Any]] = [{KEY_ATTRIBUTE: {"S": key}} for key in keys]
-        for attempt in range(_READ_ATTEMPTS):
-            # Rebuilt each time rather than resending UnprocessedKeys as returned: only the keys are needed.
-            request: KeysAndAttributesTypeDef = {
-                "Keys": remaining,
-                "ConsistentRead": True,
-                "ProjectionExpression": "#record, #times, #rev",
-                "ExpressionAttributeNames": {k: _NAMES[k] for k in ("#record", "#times", "#rev")},
-            }
-            try:
-                response = self.client.batch_get_item(RequestItems={self.table_name: request})
-            except (ClientError, BotoCoreError) as exc:
-                raise _unavailable("BatchGetItem", exc) from exc
-            items.extend(response.get("Responses", {}).get(self.table_name, []))
-            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-            remaining = list(unprocessed["Keys"]) if unprocessed else []
-            if not remaining:
-                return items
-            # UnprocessedKeys means throttling or a response over 16 MB: back off before asking for the rest.
-            self._sleep(_BACKOFF_SECONDS * 2**attempt)
-        raise RecordStateUnavailableError(
-            f"record state read left keys unprocessed after {_READ_ATTEMPTS} attempts", {"unprocessed": len(remaining)}
-        )
-
-
-def state_client() -> DynamoDBClient:
-    """The DynamoDB client the record state uses: hubsync's lean JSON client (hubsync.dynamodb) made from a boto3
-    client, whose endpoint, region, credentials, timeouts and event hooks it keeps. botocore's own
-    serialisation, parsing and endpoint rules were most of the updater's CPU with the record state on (about
-    6 ms for a 100-item transaction); this module builds every request in DynamoDB's wire format already, and
-    DynamoDB validates each one (a request it refuses raises RecordStateUnavailableError like any other)."""
-    import boto3
-
-    from hubsync.dynamodb.client import LeanDynamoDB
-
-    # boto3's default session, as the other clients of the container use: its models and endpoint data are
-    # loaded once (a session of its own would read them again: 50-75 ms of cold start, against 10).
-    client = boto3.client("dynamodb")
-    credentials = boto3.DEFAULT_SESSION.get_credentials() if boto3.DEFAULT_SESSION is not None else None
-    if credentials is None:
-        raise RecordStateUnavailableError("no AWS credentials found for the record state table", {})
-    return cast("DynamoDBClient", LeanDynamoDB(client, credentials))
-
-
-def _unavailable(operation: str, exc: Exception) -> RecordStateUnavailableError:
-    details: dict[str, Any] = {"operation": operation, "code": type(exc).__name__}
-    if isinstance(exc, ClientError):
-        details["code"] = exc.response.get("Error", {}).get("Code", "")
-        if "CancellationReasons" in exc.response:  # which items were refused, and why (e.g. ThrottlingError)
-            details["reasons"] = [reason.get("Code") for reason in exc.response["CancellationReasons"]]
-    return RecordStateUnavailableError(
-        f"record state table unavailable: {operation} failed ({details['code']})", details
-    )
-
-
-_LEASE_NAMES = {k: v for k, v in _NAMES.items() if k in f"{_ACQUIRE_UPDATE} {_ACQUIRE_CONDITION}"}
-
-
-@functools.lru_cache(maxsize=64)
-def _placeholders(update: str, condition: str, offered: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The names an expression pair uses (DynamoDB refuses names and values an expression does not use), and
-    which of the ``offered`` values it uses. A handful of expression shapes exist, so this is worked out once
-    each rather than for every item: it was a third of the cost of building a 100-item commit."""
-    expressions = f"{update} {condition}"
-    names = {k: v for k, v in _NAMES.items() if k in expressions}
-    return names, tuple(name for name in offered if name in expressions)
-
-
-def _stored(item: Mapping[str, Any]) -> _Stored:
-    rev = int(item["rev"]["N"]) if "rev" in item else None
-    times = {name: int(value["N"]) for name, value in item.get("times", {}).get("M", {}).items()}
-    return _Stored(rev, times)
-
-
-def _seconds(epoch: float) -> str:
-    # Fixed-point: DynamoDB numbers are decimal strings, and repr() of a float may use an exponent.
-    return f"{epoch:.3f}"
-
-
-def _unique(keys: Iterable[str]) -> list[str]:
-    # A transaction or batch naming one item twice is refused as a whole.
-    return list(dict.fromkeys(keys))
-
-
-def _chunks(keys: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(keys), size):
-        yield keys[start : start + size]

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hubsync.deadletters import dlq
@@ -59,6 +59,9 @@ class DeliveryStats:
     guided_splits: int = 0  # rejected batches split as HubSpot's error named them (not bisected)
     property_reads: int = 0  # GET /crm/v3/properties calls
     by_status: Counter[str] = field(default_factory=Counter)  # "200", "207", "429", "transport" ...
+
+    def copy(self) -> DeliveryStats:
+        return replace(self, by_status=Counter(self.by_status))
 
 
 def not_sent(traces: Any, cause: str, message: str) -> BatchOutcome:

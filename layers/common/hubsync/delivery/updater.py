@@ -14,26 +14,27 @@ re-queue fails is reported as failed, so it is never acknowledged unaccounted fo
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubsync import provenance
 from hubsync.deadletters import dlq
 from hubsync.delivery.batching import BatchRequest, MergedInput, merge, plan_requests
+from hubsync.delivery.dead_letters import DeadLetter, dead_letter, write_dead_letters
+from hubsync.delivery.messages import QueuedMessage, event_of, unmapped_envelope, unwrapped
 from hubsync.delivery.outcomes import DAILY_LIMIT, BatchOutcome
 from hubsync.delivery.redelivery import Redelivery
+from hubsync.delivery.report import RequestTimes, UpdateReport
 from hubsync.delivery.sender import Delivery, not_sent
 from hubsync.events import DEFAULT_MAX_FUTURE_MS, QueuedEvent, loads, parse_event, queued_event
 from hubsync.exceptions import InvalidEventError
-from hubsync.sqs import OutgoingMessage, QueueSender
+from hubsync.sqs import QueueSender
 from hubsync.types import BatchInput, SqsRecord
 
 if TYPE_CHECKING:
@@ -48,105 +49,6 @@ LEASE_LOST = "LEASE_LOST"
 # How long a record stays leased after a request to it had an unknown outcome (a timeout, a 5xx, a 2xx that
 # proved nothing): longer than HubSpot could still be processing a request its client gave up waiting for.
 IN_DOUBT_HOLD_SECONDS = 60.0
-
-
-class QueuedMessage:
-    """A read-only view of one SQS record, for the messages that need more than their body (those that
-    fail): the updater reads the bodies of a batch straight from the records."""
-
-    __slots__ = ("_record",)
-
-    def __init__(self, record: SqsRecord) -> None:
-        self._record = record
-
-    @classmethod
-    def from_record(cls, record: SqsRecord) -> QueuedMessage:
-        return cls(record)
-
-    @property
-    def message_id(self) -> str:
-        return self._record["messageId"]
-
-    @property
-    def body(self) -> str:
-        return self._record.get("body", "")
-
-    @property
-    def receive_count(self) -> int:
-        count = (self._record.get("attributes") or {}).get("ApproximateReceiveCount", "")
-        return int(count) if type(count) is str and count.isdigit() else 1
-
-    @property
-    def sent_at(self) -> int | None:
-        sent = (self._record.get("attributes") or {}).get("SentTimestamp", "")
-        return int(sent) if type(sent) is str and sent.isdigit() else None
-
-    @property
-    def receipt_handle(self) -> str | None:
-        return self._record.get("receiptHandle")
-
-    def __repr__(self) -> str:
-        return f"QueuedMessage({self.message_id!r}, receive_count={self.receive_count})"
-
-
-class RequestTimes:
-    """How long HubSpot requests have taken lately (answer, limiter waits and retries included), to tell
-    whether requests in flight at once pay for their threads: the median of the last few, so that one
-    stray slow or quick request changes nothing. Unknown at first: then they are assumed to pay
-    (HubSpot usually answers in tens to hundreds of milliseconds)."""
-
-    def __init__(self, overlap_from_seconds: float = 0.010, window: int = 5) -> None:
-        # A request shorter than this is over before another thread could have overlapped much of it.
-        self.overlap_from_seconds = overlap_from_seconds
-        self._recent: deque[float] = deque(maxlen=window)
-        self._lock = threading.Lock()  # request threads report their times
-
-    def add(self, seconds: float) -> None:
-        with self._lock:
-            self._recent.append(seconds)
-
-    @property
-    def overlap_pays(self) -> bool:
-        with self._lock:
-            recent = sorted(self._recent)
-        return not recent or recent[len(recent) // 2] >= self.overlap_from_seconds
-
-
-@dataclass
-class UpdateReport:
-    """What one batch did; the handler turns ``failed_message_ids`` into ``batchItemFailures``."""
-
-    messages: int = 0
-    events_merged: int = 0  # events folded into another event's input
-    inputs: int = 0
-    requests: int = 0
-    calls: int = 0
-    isolation_calls: int = 0
-    rate_limited: int = 0
-    auth_failures: int = 0
-    unproven_inputs: int = 0  # inputs HubSpot's 2xx answers did not account for (retried)
-    guided_splits: int = 0  # rejected batches split as HubSpot's error named them
-    property_reads: int = 0  # property definitions read from HubSpot
-    values_converted: int = 0  # values HubSpot takes only in another form, converted before sending
-    refused_before_sending: Counter[str] = field(default_factory=Counter)  # events, by HubSpot's code
-    definitions_unavailable: list[str] = field(default_factory=list)  # object types sent unchecked
-    calls_by_status: Counter[str] = field(default_factory=Counter)
-    applied_events: int = 0
-    max_lag_ms: int | None = None  # receipt to application, the slowest applied event
-    superseded_events: int = 0  # every value older than one already applied: nothing to send
-    superseded_values: int = 0
-    deferred_records: int = 0  # leased by another instance right now
-    retried_later: int = 0
-    requeued: int = 0
-    dead_lettered: Counter[str] = field(default_factory=Counter)
-    failed_message_ids: list[str] = field(default_factory=list)
-    daily_limit_hit: bool = False
-
-
-@dataclass
-class _Pending:
-    message: QueuedMessage
-    document: dict[str, Any]
 
 
 def record_key(item: MergedInput[Any]) -> str:
@@ -199,7 +101,7 @@ class Updater:
 
     def _process(self, records: Sequence[SqsRecord], remaining_seconds: Callable[[], float]) -> UpdateReport:
         report = UpdateReport(messages=len(records))
-        dead: list[_Pending] = []
+        dead: list[DeadLetter] = []
         events, sources = self._read_all(records, dead)
         reads_before = self.delivery.stats.property_reads
         merged = merge(zip(events, sources, strict=True))
@@ -209,25 +111,10 @@ class Updater:
         report.events_merged = len(events) - len(merged)
         report.inputs = len(merged)
         report.requests = len(requests)
-        stats = self.delivery.stats
-        before = (
-            stats.calls,
-            stats.isolation_calls,
-            stats.rate_limited,
-            stats.auth_failures,
-            stats.unproven,
-            stats.guided_splits,
-        )
-        statuses_before = Counter(stats.by_status)
+        before = self.delivery.stats.copy()
         outcomes = self._run_all(requests, remaining_seconds, report)
-        report.calls_by_status = stats.by_status - statuses_before
-        report.calls = stats.calls - before[0]
-        report.isolation_calls = stats.isolation_calls - before[1]
-        report.rate_limited = stats.rate_limited - before[2]
-        report.auth_failures = stats.auth_failures - before[3]
-        report.unproven_inputs = stats.unproven - before[4]
-        report.guided_splits = stats.guided_splits - before[5]
-        report.property_reads = stats.property_reads - reads_before
+        report.add_calls(before, self.delivery.stats)
+        report.property_reads = self.delivery.stats.property_reads - reads_before
         later: list[QueuedMessage] = []
         requeue: list[QueuedMessage] = []
         for request, outcome in zip(requests, outcomes, strict=True):
@@ -236,11 +123,11 @@ class Updater:
         self._requeue(requeue, report)
         if later and self._redelivery is not None:
             self._redelivery.retry_later(later)
-        self._write_dead_letters(dead, report)
+        write_dead_letters(self._dlq, dead, report)
         return report
 
     def _read_all(
-        self, records: Sequence[SqsRecord], dead: list[_Pending]
+        self, records: Sequence[SqsRecord], dead: list[DeadLetter]
     ) -> tuple[list[QueuedEvent], list[SqsRecord]]:
         """Each readable record's event, and the record (in step); unreadable ones go to ``dead``."""
         events: list[QueuedEvent] = []
@@ -269,7 +156,7 @@ class Updater:
         merged: list[MergedInput[SqsRecord]],
         events: list[QueuedEvent],
         sources: list[SqsRecord],
-        dead: list[_Pending],
+        dead: list[DeadLetter],
         remaining_seconds: Callable[[], float],
         report: UpdateReport,
     ) -> list[MergedInput[SqsRecord]]:
@@ -286,12 +173,12 @@ class Updater:
         report.definitions_unavailable = checked.unavailable
         if not checked.refused:
             return merged
-        event_of = {id(source): event for event, source in zip(events, sources, strict=True)}
+        event_by_source = {id(source): event for event, source in zip(events, sources, strict=True)}
         kept = [item for index, item in enumerate(merged) if index not in checked.refused]
         again: list[tuple[QueuedEvent, SqsRecord]] = []
         refused: Counter[str] = Counter()
         for index in checked.refused:
-            contributions = [(event_of[id(source)], source) for source in merged[index].sources]
+            contributions = [(event_by_source[id(source)], source) for source in merged[index].sources]
             alone = schema.check([event for event, _ in contributions], fetch)
             report.values_converted += alone.converted_values
             refused += alone.refused_by_code()
@@ -302,23 +189,23 @@ class Updater:
                     continue
                 message = QueuedMessage.from_record(source)
                 failure = dlq.Failure(dlq.VALIDATION_ERROR, failure_message(problems), None, problems[0].code)
-                dead.append(self._dead(message, _event_of(message.body), failure))
+                dead.append(self._dead(message, event_of(message.body), failure))
         report.refused_before_sending = refused
         return kept + merge(again)
 
-    def _read_strictly(self, message: QueuedMessage, now: int, dead: list[_Pending]) -> QueuedEvent | None:
+    def _read_strictly(self, message: QueuedMessage, now: int, dead: list[DeadLetter]) -> QueuedEvent | None:
         """The message's event, judged as the receiver judges one; an invalid one is quarantined (None)."""
         try:
             document = loads(message.body)
         except (ValueError, RecursionError):
             dead.append(self._dead(message, message.body, dlq.Failure(dlq.INVALID_EVENT, "body is not JSON")))
             return None
-        if _unmapped_envelope(document):
+        if unmapped_envelope(document):
             # A body its mapping could not map, moved back by SQS's own redrive: only the replayer (which maps
             # it again) can make events of it. Back to the DLQ as it was, its source and reason kept.
-            dead.append(_Pending(message, document))
+            dead.append(DeadLetter(message, document))
             return None
-        raw = _unwrapped(document)
+        raw = unwrapped(document)
         try:
             return parse_event(
                 raw, default_object_type=self._default_object_type, now_ms=now, max_future_ms=self._max_future_ms
@@ -362,7 +249,7 @@ class Updater:
         self, request: BatchRequest[SqsRecord], remaining_seconds: Callable[[], float], report: UpdateReport
     ) -> BatchOutcome:
         settings = self._object_settings
-        upsert = settings is not None and settings.upserts(request.object_type, _id_property(request))
+        upsert = settings is not None and settings.upserts(request.object_type, request.id_property)
         if self._state is None:
             payload = {trace: item.as_input(trace) for trace, item in request.inputs.items()}
             return self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)
@@ -400,7 +287,7 @@ class Updater:
             if not properties:
                 outcome.superseded.add(trace)
                 continue
-            payload[trace] = _input(item, trace, properties)
+            payload[trace] = item.as_input(trace, properties)
         sent = (
             self.delivery.send(request.object_type, payload, remaining_seconds, upsert=upsert)
             if payload
@@ -447,7 +334,7 @@ class Updater:
         self,
         request: BatchRequest[SqsRecord],
         outcome: BatchOutcome,
-        dead: list[_Pending],
+        dead: list[DeadLetter],
         later: list[QueuedMessage],
         requeue: list[QueuedMessage],
         report: UpdateReport,
@@ -469,7 +356,7 @@ class Updater:
                 report.deferred_records += 1
             for message in map(QueuedMessage.from_record, sources):
                 if trace in outcome.failed:
-                    dead.append(self._dead(message, _event_of(message.body), outcome.failed[trace]))
+                    dead.append(self._dead(message, event_of(message.body), outcome.failed[trace]))
                 elif failure is not None and self._requeues(failure, message):
                     requeue.append(message)
                 elif failure is not None and message.receive_count < self._max_receive_count:
@@ -479,7 +366,7 @@ class Updater:
                 else:
                     # The last attempt: keep the event with its reason rather than let SQS move it bare.
                     last = failure or dlq.Failure(dlq.RETRIES_EXHAUSTED, "no verdict for input")
-                    dead.append(self._dead(message, _event_of(message.body), last))
+                    dead.append(self._dead(message, event_of(message.body), last))
         if oldest is not None:
             report.max_lag_ms = max(self._clock_ms() - oldest, report.max_lag_ms or 0)
 
@@ -499,43 +386,8 @@ class Updater:
         report.requeued += len(messages) - len(failed)
         report.failed_message_ids.extend(sorted(failed))
 
-    def _dead(self, message: QueuedMessage, event: Any, failure: dlq.Failure) -> _Pending:
-        document = dlq.envelope(
-            event,
-            failure,
-            now_ms=self._clock_ms(),
-            stage="updater",
-            attempts=message.receive_count,
-            source_message_id=message.message_id,
-            first_sent_at=message.sent_at,
-        )
-        return _Pending(message, document)
-
-    def _write_dead_letters(self, dead: list[_Pending], report: UpdateReport) -> None:
-        sendable: list[tuple[OutgoingMessage, str]] = []
-        for item in dead:
-            message_id = item.message.message_id
-            out = dlq.dlq_message(message_id, item.document)
-            if out.problem() is not None:
-                # Too big to wrap (a message the receiver never sized): it goes as it came, its reason in
-                # attributes, rather than ride every redelivery (calling HubSpot each time) and then land
-                # bare, its reason lost. Only if even that cannot be sent is it left to SQS's redrive.
-                tagged = dlq.tagged_message(message_id, item.message.body, item.document)
-                if tagged is None:
-                    logger.error("DLQ message too large for message %s; left to SQS redrive", message_id)
-                    report.failed_message_ids.append(message_id)
-                    continue
-                out = tagged
-                logger.warning("DLQ envelope too large for message %s; dead-lettered as it came", message_id)
-            sendable.append((out, item.document["error"]["category"]))
-        failed = {failure.key for failure in self._dlq.send([out for out, _ in sendable])}
-        for out, category in sendable:
-            if out.key in failed:
-                report.failed_message_ids.append(out.key)
-            else:
-                report.dead_lettered[category] += 1
-        if failed:
-            logger.error("%d DLQ writes failed; those messages stay on the queue", len(failed))
+    def _dead(self, message: QueuedMessage, event: Any, failure: dlq.Failure) -> DeadLetter:
+        return dead_letter(message, event, failure, now_ms=self._clock_ms())
 
 
 @contextmanager
@@ -553,44 +405,3 @@ def _cycle_collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _event_of(body: str) -> Any:
-    """The event a message carries, for its DLQ envelope (read again: only failures need it). Strictly
-    if it can be; else as the fast path read it (duplicate keys: the last wins); else the text."""
-    for read in (loads, json.loads):
-        try:
-            return _unwrapped(read(body))
-        except (ValueError, RecursionError):
-            continue
-    return body
-
-
-def _unmapped_envelope(raw: Any) -> bool:
-    error = raw.get("error") if isinstance(raw, dict) and "envelopeVersion" in raw else None
-    return isinstance(error, dict) and error.get("category") == dlq.UNMAPPED and isinstance(raw.get("event"), str)
-
-
-def _unwrapped(raw: Any) -> Any:
-    """A DLQ envelope moved back by SQS's own redrive (StartMessageMoveTask) carries the event inside."""
-    if isinstance(raw, dict) and "envelopeVersion" in raw and "event" in raw and isinstance(raw.get("error"), dict):
-        event = raw["event"]
-        if isinstance(event, dict):
-            count = event.get("replayCount", 0)
-            return {**event, "replayCount": (count if isinstance(count, int) else 0) + 1}
-        return event
-    return raw
-
-
-def _id_property(request: BatchRequest[Any]) -> str | None:
-    """A request's idProperty: requests are cut per (objectType, idProperty), so any input's."""
-    for item in request.inputs.values():
-        return item.id_property
-    return None
-
-
-def _input(item: MergedInput[Any], trace: str, properties: dict[str, str]) -> BatchInput:
-    payload: BatchInput = {"id": item.id, "properties": properties, "objectWriteTraceId": trace}
-    if item.id_property:
-        payload["idProperty"] = item.id_property
-    return payload
