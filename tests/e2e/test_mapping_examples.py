@@ -25,7 +25,8 @@ from hubspot import HubSpot
 from hubspot.utils.signature import Signature
 from standardwebhooks import Webhook
 
-from hubsync_local import cli, examples
+from hubsync_cli.main import main as hubsync
+from hubsync_local import examples
 from hubsync_local.aws import MotoServer
 from hubsync_local.stack import DEFAULT_SIMULATOR_TOKEN, LocalStack
 from support.stack import stack_config, wait_for
@@ -177,12 +178,12 @@ def test_hubsync_send_signs_each_source_as_the_receiver_expects(
     for name in SIGNERS:
         argv = ["send", "--source", name, "--sources", str(examples.SOURCES_FILE)]
         argv += ["--url", f"{stack.webhook_url}/{name}", str(examples.SAMPLES[name])]
-        assert cli.main(argv) == 0, capsys.readouterr()
+        assert hubsync(argv) == 0, capsys.readouterr()
         status, _, text = answer_line(capsys.readouterr().out).partition(" ")
         assert status == "202" and json.loads(text)["accepted"] == ACCEPTED[name], (name, text)
     # A wrong secret is refused: the receiver really checks what send signed.
     argv = ["send", "--source", "erp", "--sources", str(examples.SOURCES_FILE), "--secret", SECRETS["default"]]
-    assert cli.main([*argv, "--url", f"{stack.webhook_url}/erp", str(examples.SAMPLES["erp"])]) == 1
+    assert hubsync([*argv, "--url", f"{stack.webhook_url}/erp", str(examples.SAMPLES["erp"])]) == 1
     assert answer_line(capsys.readouterr().out).startswith("401 ")
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from hubsync_cli.main import main
 from hubsync_local.aws import MotoServer, client
-from hubsync_local.cli import main
 from hubsync_local.stack import LocalStack
 from support.stack import post_signed, stack_config, wait_for
 

@@ -197,7 +197,7 @@ def test_an_unmapped_body_moved_back_by_sqs_redrive_returns_to_the_dlq_as_it_was
 def test_hubsync_replay_reads_the_sources_from_a_file_or_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hubsync_local.ops.replay import load_sources
+    from hubsync_cli.replay import load_sources
 
     monkeypatch.delenv("WEBHOOK_SOURCES", raising=False)
     assert load_sources(None) is None

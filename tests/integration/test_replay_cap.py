@@ -11,8 +11,8 @@ import pytest
 
 from hubsync.deadletters import dlq
 from hubsync.deadletters.replay import ReplayFilter
-from hubsync_local.ops import replay
-from hubsync_local.ops.targets import Target
+from hubsync_cli import replay
+from hubsync_cli.targets import Target
 from support.aws import Queues, receive_all
 
 

@@ -325,8 +325,8 @@ def test_without_checks_values_go_as_they_are(
 
 
 def test_doctor_checks_object_settings_and_that_definitions_are_readable(hubspot_simulator: HubSpotSimulator) -> None:
-    from hubsync_local.ops.doctor import Doctor
-    from hubsync_local.ops.targets import Target
+    from hubsync_cli.doctor import Doctor
+    from hubsync_cli.targets import Target
 
     sim = hubspot_simulator
     doctor = Doctor(Target(), ["contacts"])

@@ -23,8 +23,8 @@ from hubsync.exceptions import ConfigurationError
 from hubsync.intake.signing import build_verifier
 from hubsync.intake.signing.types import SignedRequest
 from hubsync.intake.sources import Source
-from hubsync_local import cli
-from hubsync_local.ops import webhooks
+from hubsync_cli import webhooks
+from hubsync_cli.main import main as hubsync
 
 BODY = b'{"id": "evt_1", "type": "customer.updated"}'
 SOURCES = {
@@ -151,9 +151,9 @@ def test_send_refuses_clearly_without_a_secret_or_source(tmp_path: Path, capsys:
     monkeypatch.setenv("WEBHOOK_SOURCES", json.dumps(SOURCES))
     body = tmp_path / "body.json"
     body.write_bytes(BODY)
-    assert cli.main(["send", "--source", "stripe", str(body)]) == 2
+    assert hubsync(["send", "--source", "stripe", str(body)]) == 2
     assert "no secret for source 'stripe'" in capsys.readouterr().err
-    assert cli.main(["send", "--source", "nope", "--secret", "x", str(body)]) == 2
+    assert hubsync(["send", "--source", "nope", "--secret", "x", str(body)]) == 2
     assert "no source 'nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.main(["send", "--source", "stripe", "--secret", "x", "--header", "no-colon", str(body)])
+        hubsync(["send", "--source", "stripe", "--secret", "x", "--header", "no-colon", str(body)])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hubsync_local import cli
+from hubsync_cli.main import main as hubsync
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCES = str(EVENTS / "webhook-sources.json")
@@ -61,7 +61,7 @@ EXPECTED: dict[str, tuple[str, list[dict[str, Any]]]] = {
 
 
 def run(capsys: Any, *argv: str) -> tuple[int, Any]:
-    code = cli.main(["transform", *argv])
+    code = hubsync(["transform", *argv])
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip() else None
 
@@ -117,7 +117,7 @@ def test_a_body_that_is_not_json_is_refused(tmp_path: Path, capsys: Any) -> None
 
 def test_a_bad_expression_or_unknown_source_is_a_configuration_error(tmp_path: Path, capsys: Any) -> None:
     sources = write(tmp_path, "s.json", {"erp": {"scheme": "standard-webhooks", "transform": "data.[?"}})
-    assert cli.main(["transform", "--sources", sources, "--source", "erp", str(EVENTS / "erp-changeset.json")]) == 2
+    assert hubsync(["transform", "--sources", sources, "--source", "erp", str(EVENTS / "erp-changeset.json")]) == 2
     assert "erp" in capsys.readouterr().err
-    assert cli.main(["transform", "--sources", SOURCES, "--source", "nope", str(EVENTS / "erp-changeset.json")]) == 2
+    assert hubsync(["transform", "--sources", SOURCES, "--source", "nope", str(EVENTS / "erp-changeset.json")]) == 2
     assert "no source 'nope'" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubsync_local.ops.doctor import _scope
+from hubsync_cli.doctor import _scope
 
 
 @pytest.mark.parametrize(

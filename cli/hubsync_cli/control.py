@@ -18,7 +18,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from hubsync_local.ops.targets import Target, client
+from hubsync_cli.targets import Target, client
 
 
 def set_enabled(target: Target, enabled: bool) -> dict[str, Any]:

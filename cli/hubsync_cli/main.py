@@ -1,6 +1,6 @@
-"""``hubsync``: the operator's command (installed by the set-up).
+"""``hubsync``: the operator's command. It installs alone (``pipx install <repository path>``; the dev set-up
+installs it too) and works against a deployed stack or ``make run``'s local one alike.
 
-- ``hubsync run``: the local stack (what ``make run`` does).
 - ``hubsync send [--source NAME] FILE``: signs a body as that source's sender does and posts it to the webhook.
 - ``hubsync transform --source NAME FILE``: the events a body becomes and each rejection, offline (no AWS).
 - ``hubsync replay``: moves DLQ messages back to the queue, filtered, at a rate (deployed stack or local).
@@ -21,7 +21,7 @@ from typing import Any
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from hubsync_local.ops.targets import resolve
+    from hubsync_cli.targets import resolve
 
     return resolve(
         args.stack_name,
@@ -53,7 +53,7 @@ def _print(document: Any) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from hubsync_local.ops import replay
+    from hubsync_cli import replay
 
     if args.from_archive:
         result = replay.run_from_archive(
@@ -82,7 +82,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _archive(args: argparse.Namespace) -> int:
-    from hubsync_local.ops import archive
+    from hubsync_cli import archive
 
     result = archive.run(_target(args), args.older_than)
     _print(result)
@@ -90,7 +90,7 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _dlq(args: argparse.Namespace) -> int:
-    from hubsync_local.ops import dlq
+    from hubsync_cli import dlq
 
     target = _target(args)
     if args.dlq_command == "stats":
@@ -108,7 +108,7 @@ def _dlq(args: argparse.Namespace) -> int:
 
 
 def _control(args: argparse.Namespace) -> int:
-    from hubsync_local.ops import control
+    from hubsync_cli import control
 
     target = _target(args)
     if args.command == "status":
@@ -119,7 +119,7 @@ def _control(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from hubsync_local.ops.doctor import Doctor
+    from hubsync_cli.doctor import Doctor
 
     checks = Doctor(_target(args), args.object_type or [], args.hubspot_url).run()
     for check in checks:
@@ -160,7 +160,7 @@ def _extra_headers(values: list[str] | None) -> dict[str, str]:
 
 def _send(args: argparse.Namespace) -> int:
     from hubsync.exceptions import ConfigurationError
-    from hubsync_local.ops import webhooks
+    from hubsync_cli import webhooks
 
     try:
         source = webhooks.pick(webhooks.load_sources(args.sources), args.source)
@@ -176,7 +176,7 @@ def _send(args: argparse.Namespace) -> int:
 
 def _transform(args: argparse.Namespace) -> int:
     from hubsync.exceptions import ConfigurationError
-    from hubsync_local.ops import webhooks
+    from hubsync_cli import webhooks
 
     try:
         source = webhooks.pick(webhooks.load_sources(args.sources), args.source)
@@ -190,18 +190,9 @@ def _transform(args: argparse.Namespace) -> int:
     return 1 if result["rejected"] or "unmapped" in result or "refused" in result else 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from hubsync_local.__main__ import main as run_main
-
-    return run_main()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hubsync", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="run the whole service locally")
-    run.set_defaults(func=_run)
 
     send = commands.add_parser("send", help="sign a webhook body as the source's sender does and post it")
     send.add_argument("file", help="the JSON body to send, or - for standard input")

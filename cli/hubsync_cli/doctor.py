@@ -10,7 +10,7 @@ from typing import Any
 
 from hubsync.intake.sources import parse_source_secrets
 from hubsync.secrets import parse_token
-from hubsync_local.ops.targets import Target, client
+from hubsync_cli.targets import Target, client
 
 PLACEHOLDER = "REPLACE_WITH_PRIVATE_APP_TOKEN"
 PUT_TOKEN = "aws secretsmanager put-secret-value --secret-id <HubSpotTokenSecretArn> --secret-string pat-..."

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubsync.deadletters.archive import Archiver
-from hubsync_local.ops.targets import Target, client
+from hubsync_cli.targets import Target, client
 
 
 def run(target: Target, older_than_seconds: float) -> dict[str, Any]:

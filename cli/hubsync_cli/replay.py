@@ -24,8 +24,8 @@ from typing import Any
 
 from hubsync.deadletters.replay import Replayer, ReplayFilter, ReplayReport
 from hubsync.intake.sources import Source
-from hubsync_local.ops.dlq import summary_line
-from hubsync_local.ops.targets import Target, client
+from hubsync_cli.dlq import summary_line
+from hubsync_cli.targets import Target, client
 
 
 def _progress(report: ReplayReport) -> None:

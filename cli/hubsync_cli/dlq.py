@@ -9,7 +9,7 @@ from typing import Any
 
 from hubsync.deadletters.dlq import DeadLetter
 from hubsync.deadletters.replay import Replayer, ReplayFilter
-from hubsync_local.ops.targets import Target, client
+from hubsync_cli.targets import Target, client
 
 AGE_BUCKETS = ((3600, "< 1 h"), (86_400, "< 1 day"), (7 * 86_400, "< 7 days"))
 
