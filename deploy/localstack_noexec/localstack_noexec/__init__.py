@@ -1,0 +1,1 @@
+"""LocalStack plugins for hubsync's deploy-check (see deploy/README.md)."""
