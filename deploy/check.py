@@ -21,9 +21,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from stack_checks import CREDS, REGION, STACK, TEMPLATE, Checker, Report, load_template, say
+from stack_checks import CREDS, REGION, STACK, Checker, Report, say
 
 REPO = Path(__file__).resolve().parent.parent
+# The local stack's template reader (yaml and the standard library only, so it runs in .venv-localstack too): the
+# short tags (!Ref, !GetAtt, ...) read into their long form, as everywhere else in the repository.
+sys.path.insert(0, str(REPO / "local"))
+from hubsync_local.template import TEMPLATE_PATH as TEMPLATE  # noqa: E402
+from hubsync_local.template import load_template  # noqa: E402
+
 # The update deploy: parameters that flow into the event source mapping, the queue's RedrivePolicy and the
 # updater's environment (MAX_RECEIVE_COUNT), each moved off its default.
 UPDATE_OVERRIDES = {"UpdaterBatchSize": "500", "UpdaterBatchingWindowSeconds": "20", "MaxReceiveCount": "8"}

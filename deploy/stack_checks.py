@@ -5,43 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 STACK = "hubsync"
 REGION = "us-east-1"
 OK_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 CREDS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
-
-
-# ---------------------------------------------------------------- template reading
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _cfn_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
-def load_template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
 
 
 # ---------------------------------------------------------------- reporting
