@@ -59,6 +59,8 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	for handler in functions/*/app.py; do $(VENV)/bin/mypy --strict $$handler || exit 1; done
+	# deploy-check's own scripts (they run in .venv-localstack; mypy reads them with the dev stubs)
+	MYPYPATH=local:deploy $(VENV)/bin/mypy --strict deploy/check.py deploy/stack_checks.py
 
 pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest

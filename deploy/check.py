@@ -39,7 +39,8 @@ UPDATE_OVERRIDES = {"UpdaterBatchSize": "500", "UpdaterBatchingWindowSeconds": "
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def start_localstack(work: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:

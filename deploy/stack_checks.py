@@ -46,8 +46,10 @@ class Checker:
     def __init__(self, template: dict[str, Any], endpoint: str, report: Report) -> None:
         self.t = template
         self.r = report
-        kw = {"endpoint_url": endpoint, "region_name": REGION, **{k.lower(): v for k, v in CREDS.items()}}
-        self.c = {
+        kw: dict[str, Any] = {"endpoint_url": endpoint, "region_name": REGION}
+        kw.update({k.lower(): v for k, v in CREDS.items()})
+        # Any: the checks read the answers as plain dicts (the stubs' TypedDicts add nothing to a report).
+        self.c: dict[str, Any] = {
             n: boto3.client(n, **kw)
             for n in ("cloudformation", "lambda", "sqs", "dynamodb", "logs", "events", "cloudwatch")
         }
@@ -123,7 +125,7 @@ class Checker:
     def check_function(self, logical: str, props: dict[str, Any]) -> None:
         r, g, w = self.r, self.globals_fn, f"[{self.phase}] {logical}"
         name = self.physical.get(logical)
-        if not r.check(bool(name), w, "not in the stack"):
+        if not r.check(bool(name), w, "not in the stack") or name is None:
             return
         cfg = self.c["lambda"].get_function_configuration(FunctionName=name)
         r.equal(cfg.get("State"), "Active", f"{w} State")
@@ -235,7 +237,7 @@ class Checker:
         name = self.physical[logical]
         groups = self.c["logs"].describe_log_groups(logGroupNamePrefix=name)["logGroups"]
         group = next((g for g in groups if g["logGroupName"] == name), None)
-        if not self.r.check(group is not None, f"[{self.phase}] {logical} log group exists", name):
+        if not self.r.check(group is not None, f"[{self.phase}] {logical} log group exists", name) or group is None:
             return
         if group.get("retentionInDays") is None:  # LocalStack does not apply it: listed, not failed
             self.r.unproven("AWS::Logs::LogGroup RetentionInDays", "LocalStack's AWS::Logs::LogGroup ignores it")
@@ -261,7 +263,7 @@ class Checker:
         r, phase = self.r, self.phase
         outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
         for key in self.t.get("Outputs", {}):
-            value = outputs.get(key)
+            value = outputs.get(key) or ""
             ok = bool(value) and "${" not in value and value != "None"
             if r.check(ok, f"[{phase}] output {key}", repr(value)) and "unknown" in value:
                 r.unproven(f"output {key}", f"built from a stubbed resource: {value}")
@@ -271,7 +273,10 @@ class Checker:
         r.equal(outputs.get("CommonLayerArn"), want_layer, f"[{phase}] output CommonLayerArn")
 
     def queue_arn(self, url: str) -> str:
-        return self.c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn: str = self.c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return arn
 
     def check_mapping(self, fn_logical: str, ev_name: str, ep: dict[str, Any], fn_name: str, timeout: int) -> None:
         r, w = self.r, f"[{self.phase}] {fn_logical}.{ev_name} mapping"
