@@ -223,3 +223,10 @@ def updater_environment(endpoint_url: str, dlq_url: str, service: str) -> dict[s
         "LOG_LEVEL": "INFO",
         "POWERTOOLS_SERVICE_NAME": service,
     }
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    """Messages on a queue, visible or in flight."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)

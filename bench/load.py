@@ -13,58 +13,33 @@
    against the local gateway's own HTTP server answering 202 at once (``bench._load_worker bare``), the
    transport ceiling of this machine. Errors (a status other than 202, an answer that does not accept every
    event, an exception) must be 0. Every accepted event must have been queued, and the DLQ must be empty.
-2. Updater drain. DRAIN_EVENTS events over DRAIN_RECORDS records, with fixed seeds: every record once, the
-   rest Zipf-like (the k-th record drawn with weight 1/k), shuffled. The bodies are exactly as the receiver
-   queues them. They go to the updater's own handler (``load_handler``) as SQS events of the template's
-   BatchSize, one after another. The local queue emulator is not what is measured. HubSpot is the
-   simulator's CLI in a child process (no latency, a limit too high to pace anything). The DLQ is moto's
-   server, also a child. The big drain has no record state table (moto's transactions over a 10,000-record
-   table are too slow for it); a smaller one (STATE_DRAIN_EVENTS over STATE_DRAIN_RECORDS) runs twice in the
-   same run, with the record state (as deployed: moto's DynamoDB made atomic) and without. Reported:
-   events/s (wall time of the handler calls); CPU per event (``time.process_time()`` of this process, the
-   updater's threads included); HubSpot calls against the lower bound, the sum over batches of ceil(distinct
-   records in the batch / 100); the handler's own EventsApplied metric; and the simulator's final state of
-   every record.
+2. Updater drain: bench/drain.py (run here after the webhook, or alone: ``python -m bench.drain``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import math
 import os
-import random
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from bench._load_stack import StackProcess, cpu_seconds
 from bench._support import (
     FIRST_RECORD_ID,
-    OBJECT,
     ROOT,
     Headline,
-    SimulatorProcess,
-    environment,
-    event_body,
-    now_ms,
-    record_ids,
-    sqs_event,
+    queue_depth,
     table,
-    updater_environment,
 )
-from hubsync_local.aws import MotoServer, client, free_port
-from hubsync_local.lambda_runtime import LambdaContext, load_handler
+from bench.drain import report_drain, report_state_drain, run_drain, run_state_drain
+from hubsync_local.aws import client
 from hubsync_local.processes import stop_process
 from hubsync_local.stack import new_webhook_secret
-from hubsync_local.template import Template
 
 # 1. webhook
 CONCURRENCY = (1, 4)  # client threads of the load generator, one measured run each
@@ -73,126 +48,9 @@ REQUESTS = 2_000  # per run, or
 SECONDS = 10.0  # whichever ends first
 WARMUP_REQUESTS = 40  # before the measured runs: the receiver's first-request set-up (secrets, clients)
 WEBHOOK_RECORDS = 10_000
-# 2. updater drain
-DRAIN_EVENTS = 100_000
-DRAIN_RECORDS = 10_000
-STATE_DRAIN_EVENTS = 20_000
-STATE_DRAIN_RECORDS = 2_000
-SEED = 20_251_128
-HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
-START_TIMEOUT = 90.0
 
 
 # -- child processes ---------------------------------------------------------------------------------------
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process so far (Linux /proc), None when it cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# How the local stack starts moto (hubsync_local.aws.MotoServer), to find its process in /proc.
-MOTO_COMMAND = "hubsync_local.moto_main"
-
-
-def _children(pid: int, needle: str) -> list[int]:
-    """Processes whose parent is ``pid`` and whose command line contains ``needle``."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = entry.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and needle in command:
-            found.append(int(entry.name))
-    return found
-
-
-def _is_running(pid: int, needle: str) -> bool:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return needle in command and state != "Z"
-
-
-def _end_orphan(pid: int, needle: str) -> None:
-    """Ends a grandchild (moto under the stack) left behind if the stack could not stop it itself."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not _is_running(pid, needle):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _is_running(pid, needle):
-            time.sleep(0.1)
-
-
-class _Stack:
-    """``python -m hubsync_local`` in a child process, on free ports, with a known webhook secret."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.process: subprocess.Popen[bytes] | None = None
-        self.moto_pid: int | None = None
-        self.info: dict[str, str] = {}
-        self._log = tempfile.NamedTemporaryFile(prefix="hubsync-bench-stack-", suffix=".log")  # noqa: SIM115
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "LOCAL_GATEWAY_PORT": str(free_port()),
-            "LOCAL_SIMULATOR_PORT": str(free_port()),
-            "WEBHOOK_SECRETS": self.secret,
-        }
-        for name in ("WEBHOOK_SOURCES", "HUBSPOT_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "AWS_ENDPOINT_URL"):
-            env.pop(name, None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hubsync_local"], stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env=env
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            text = Path(self._log.name).read_text(errors="replace")
-            if "Send a signed sample event" in text:  # the banner is printed in one write
-                self.info = _banner(text)
-                break
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the local stack exited with {self.process.returncode}: {text[-2000:]}")
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("the local stack did not print its banner in time")
-        moto = _children(self.process.pid, MOTO_COMMAND)
-        self.moto_pid = moto[0] if moto else None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.moto_pid is None:  # stopped before the banner: find moto now, in case it outlives the stack
-                self.moto_pid = next(iter(_children(self.process.pid, MOTO_COMMAND)), None)
-            stop_process(self.process, timeout_seconds=30)
-            self.process = None
-        if self.moto_pid is not None:
-            _end_orphan(self.moto_pid, MOTO_COMMAND)
-        self._log.close()
-
-
-def _banner(text: str) -> dict[str, str]:
-    """The URLs ``make run`` prints: webhook, AWS emulator, queue, DLQ."""
-    labels = {"webhook": "webhook", "AWS emulator": "aws", "queue": "queue", "DLQ": "dlq"}
-    info = {}
-    for line in text.splitlines():
-        for label, key in labels.items():
-            words = line.strip().split()
-            if line.startswith(f"  {label} ") and key not in info:
-                info[key] = next(word for word in words if word.startswith("http://"))
-    if set(info) != set(labels.values()):
-        raise RuntimeError(f"the banner lacks a URL: {info}")
-    return info
-
-
 @contextlib.contextmanager
 def _bare_server() -> Iterator[tuple[str, int]]:
     command = [sys.executable, "-m", "bench._load_worker", "bare", str(EVENTS_PER_REQUEST)]
@@ -248,10 +106,10 @@ def _runs(
     for clients in CONCURRENCY:
         if consumers is not None:
             consumers.grow(clients)
-        before = {name: _cpu_seconds(pid) if pid else None for name, pid in pids.items()}
+        before = {name: cpu_seconds(pid) if pid else None for name, pid in pids.items()}
         result = _load(url, secret, clients, REQUESTS, SECONDS)
         for name, pid in pids.items():
-            after, start = (_cpu_seconds(pid) if pid else None), before[name]
+            after, start = (cpu_seconds(pid) if pid else None), before[name]
             result[f"cpu_{name}"] = None if after is None or start is None else after - start
         results[clients] = result
     return results
@@ -265,12 +123,6 @@ def _pause_updater(aws_url: str) -> None:
         raise RuntimeError(f"expected one event source mapping, found {len(mappings)}")
     lam.update_event_source_mapping(UUID=mappings[0]["UUID"], Enabled=False)
     time.sleep(2.0)  # the poller checks the mapping before each poll; an empty poll waits 1 s
-
-
-def _depth(sqs: Any, url: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-    return sum(int(attributes.get(name, 0)) for name in names)
 
 
 class _Consumers:
@@ -334,7 +186,7 @@ def run_webhook() -> dict[str, Any]:
     secret = new_webhook_secret()
     with _bare_server() as (bare_url, bare_pid):
         bare = _runs(f"{bare_url}/webhooks", secret, {"front": bare_pid})
-    stack = _Stack(secret)
+    stack = StackProcess(secret)
     consumers: _Consumers | None = None
     try:
         stack.start()
@@ -346,8 +198,8 @@ def run_webhook() -> dict[str, Any]:
         consumers.finish()
         sqs = client("sqs", stack.info["aws"])
         queue = {
-            "left": _depth(sqs, stack.info["queue"]),
-            "dlq": _depth(sqs, stack.info["dlq"]),
+            "left": queue_depth(sqs, stack.info["queue"]),
+            "dlq": queue_depth(sqs, stack.info["dlq"]),
             "taken": consumers.taken,
             "distinct": len(consumers.keys),
             "messages": len(consumers.message_ids),
@@ -453,195 +305,6 @@ def report_webhook(result: dict[str, Any]) -> list[Headline]:
         Headline("load", "webhook errors (non-202, exceptions)", errors, "0", errors == 0),
         Headline("load", "webhook events queued / accepted", queued_ratio, "1.00", complete),
         *headlines,
-    ]
-
-
-# -- 2. updater drain --------------------------------------------------------------------------------------
-def drain_targets(events: int = DRAIN_EVENTS, records: int = DRAIN_RECORDS) -> list[str]:
-    """Which record each event touches: every record once, the rest Zipf-like (weight 1/k), shuffled."""
-    ids = record_ids(records)
-    rng = random.Random(SEED)
-    targets = ids + rng.choices(ids, weights=[1 / (k + 1) for k in range(len(ids))], k=events - len(ids))
-    rng.shuffle(targets)
-    return targets
-
-
-def _emf_sum(text: str, metric: str) -> int:
-    """The sum of one metric over the EMF documents the handler printed."""
-    total = 0
-    for line in text.splitlines():
-        if not line.startswith("{") or f'"{metric}"' not in line:
-            continue
-        value = json.loads(line).get(metric)
-        total += int(sum(value) if isinstance(value, list) else value or 0)
-    return total
-
-
-def drain(
-    sim: SimulatorProcess, targets: list[str], batches: int, batch_size: int, timeout: int, records: int = DRAIN_RECORDS
-) -> dict[str, Any]:
-    """The updater's handler over ``batches`` SQS events of ``batch_size``; the caller sets the env (DLQ, token)."""
-    start = now_ms() - len(targets)
-    os.environ["HUBSPOT_BASE_URL"] = sim.url
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink):  # Powertools binds its log stream when the module loads
-        handler = load_handler("updater")
-        # The first invocation builds the service (clients, limiter): a warm-up on a record outside the drain.
-        warm = event_body(str(FIRST_RECORD_ID + records), start - 1, property_string="warm-up")
-        handler(sqs_event([warm], -1), LambdaContext("updater", timeout))
-    sim.reset_calls()
-    sink = io.StringIO()
-    cpu = wall = 0.0
-    lower_bound = 0
-    failures = 0
-    for batch in range(batches):
-        first = batch * batch_size
-        chunk = targets[first : first + batch_size]
-        bodies = [
-            event_body(rid, start + first + i, property_string=f"e{first + i}", property_number=str(first + i))
-            for i, rid in enumerate(chunk)
-        ]
-        event = sqs_event(bodies, first)
-        lower_bound += math.ceil(len(set(chunk)) / 100)
-        context = LambdaContext("updater", timeout)
-        with contextlib.redirect_stdout(sink):  # logs and metrics (EMF) are printed
-            began_cpu, began_wall = time.process_time(), time.perf_counter()
-            answer = handler(event, context)
-            cpu += time.process_time() - began_cpu
-            wall += time.perf_counter() - began_wall
-        failures += len(answer["batchItemFailures"])
-    calls = [call for call in sim.calls() if call["path"].endswith("/batch/update")]
-    events = min(len(targets), batches * batch_size)
-    expected: dict[str, int] = {}
-    for i, rid in enumerate(targets[:events]):
-        expected[rid] = i  # the last event of each record wins
-    stored = sim.admin("GET", f"records/{OBJECT}")["records"]
-    wrong = sum(
-        1
-        for rid, i in expected.items()
-        if stored[rid]["properties"].get("property_string") != f"e{i}"
-        or str(stored[rid]["properties"].get("property_number")) != str(i)
-    )
-    return {
-        "events": events,
-        "records": len(expected),
-        "cpu": cpu,
-        "wall": wall,
-        "calls": len(calls),
-        "bad_calls": sum(1 for call in calls if call["status"] != 200),
-        "lower_bound": lower_bound,
-        "applied": _emf_sum(sink.getvalue(), "EventsApplied"),
-        "failures": failures,
-        "wrong_records": wrong,
-    }
-
-
-def run_drain() -> dict[str, Any]:
-    return _drain_in_stack(drain_targets(), DRAIN_RECORDS, state=False)
-
-
-def run_state_drain() -> dict[str, dict[str, Any]]:
-    """The smaller drain, the same events twice: without the record state, then with it (as deployed)."""
-    targets = drain_targets(STATE_DRAIN_EVENTS, STATE_DRAIN_RECORDS)
-    return {case: _drain_in_stack(targets, STATE_DRAIN_RECORDS, state=case == "with") for case in ("without", "with")}
-
-
-def _drain_in_stack(targets: list[str], records: int, state: bool) -> dict[str, Any]:
-    """One drain with moto and the simulator of its own; with the record state table (as deployed) or none."""
-    from bench.overhead import create_state_table
-
-    template = Template.load(stack_name="hubsync-bench")
-    batch_size = int(template.sqs_event("UpdaterFunction")["BatchSize"])
-    timeout = template.function_timeout("UpdaterFunction")
-    batches = math.ceil(len(targets) / batch_size)
-    with (
-        MotoServer() as moto,
-        SimulatorProcess(record_ids(records + 1), *HEADERS_ONLY_LIMIT) as sim,
-    ):
-        sqs = client("sqs", moto.url)
-        dlq_url = sqs.create_queue(QueueName="bench-load-dlq")["QueueUrl"]
-        # A service name of its own, so the logs go to this run's sink (not one an earlier benchmark closed).
-        settings = updater_environment(moto.url, dlq_url, f"updater-load-{uuid.uuid4().hex[:8]}")
-        removed = ["QUEUE_URL", "POWERTOOLS_METRICS_DISABLED"]
-        if state:
-            settings["RECORD_STATE_TABLE"] = create_state_table(client("dynamodb", moto.url))
-        else:
-            removed.append("RECORD_STATE_TABLE")
-        with environment(settings, remove=tuple(removed)):
-            result = drain(sim, targets, batches, batch_size, timeout, records)
-        result["dlq"] = _depth(sqs, dlq_url)
-    return {**result, "batch_size": batch_size, "batches": batches}
-
-
-def report_state_drain(results: dict[str, dict[str, Any]]) -> list[Headline]:
-    without, with_state = results["without"], results["with"]
-    print(
-        f"the same {with_state['events']:,} events over {with_state['records']:,} records, "
-        f"{with_state['batches']} SQS events of {with_state['batch_size']:,}, without and with the record state "
-        "(moto's DynamoDB, atomic, one request at a time: its latency is not AWS's, so wall time is moto's)"
-    )
-    rows = []
-    for name, result in (("without the record state", without), ("with the record state", with_state)):
-        unapplied = result["failures"] + result["dlq"] + result["bad_calls"] + result["wrong_records"]
-        rows.append(
-            (
-                name,
-                f"{result['events'] / result['wall']:,.0f}",
-                f"{result['cpu'] / result['events'] * 1e6:.1f}",
-                f"{result['calls']} / {result['lower_bound']}",
-                unapplied,
-            )
-        )
-    table(("drain", "events/s", "CPU µs / event", "calls / lower bound", "not applied or wrong"), rows)
-    ratio = (with_state["cpu"] / with_state["events"]) / (without["cpu"] / without["events"])
-    print(f"CPU per event with the record state / without: {ratio:.2f}")
-    complete = all(
-        r["applied"] == r["events"] and r["failures"] + r["dlq"] + r["bad_calls"] + r["wrong_records"] == 0
-        for r in (without, with_state)
-    )
-    calls_ratio = with_state["calls"] / with_state["lower_bound"]
-    return [
-        Headline("load", "drain with record state: CPU/event with / without", ratio, "-", None),
-        Headline("load", "drain with record state: calls / lower bound", calls_ratio, "1.00", calls_ratio == 1.0),
-        Headline("load", "drain with record state: every event applied", 1.0 if complete else 0.0, "1.00", complete),
-    ]
-
-
-def report_drain(result: dict[str, Any]) -> list[Headline]:
-    print(
-        f"{result['events']:,} events over {result['records']:,} records (Zipf-like, shuffled) in "
-        f"{result['batches']} SQS events of {result['batch_size']:,} (the template's BatchSize), handed to the "
-        "updater's handler one after another; no record state table; HubSpot (simulator) and moto are child "
-        "processes; CPU of this process (the updater's threads included)"
-    )
-    ratio = result["calls"] / result["lower_bound"]
-    applied = result["applied"] / result["events"]
-    unapplied = result["failures"] + result["dlq"] + result["bad_calls"]
-    table(
-        ("measure", "measured"),
-        [
-            ("events/s (wall time of the handler calls)", result["events"] / result["wall"]),
-            ("CPU µs / event", result["cpu"] / result["events"] * 1e6),
-            ("wall s / CPU s of this process", f"{result['wall']:.2f} / {result['cpu']:.2f}"),
-            ("HubSpot calls", result["calls"]),
-            ("lower bound: sum of ceil(distinct records in batch / 100)", result["lower_bound"]),
-            ("calls / lower bound", ratio),
-            (
-                "(one call per 100 events would be; one per event)",
-                f"{-(-result['events'] // 100):,}; {result['events']:,}",
-            ),
-            ("events applied (the handler's EventsApplied metric)", f"{result['applied']:,}"),
-            ("batch item failures + DLQ messages + non-200 calls", unapplied),
-            (
-                "records holding their last event's values (simulator)",
-                f"{result['records'] - result['wrong_records']:,} / {result['records']:,}",
-            ),
-        ],
-    )
-    complete = applied == 1.0 and unapplied == 0 and result["wrong_records"] == 0
-    return [
-        Headline("load", "drain calls / lower bound", ratio, "1.00", ratio == 1.0),
-        Headline("load", "drain events applied / events", applied, "1.00", complete),
     ]
 
 

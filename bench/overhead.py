@@ -180,11 +180,11 @@ def create_state_table(dynamodb: Any) -> str:
 
 @contextlib.contextmanager
 def state_calls(table: str) -> Iterator[dict[str, Any]]:
-    """The record state's DynamoDB calls (by operation) and units while the block runs, as bench.costs counts
-    them."""
+    """The record state's DynamoDB calls (by operation) and units while the block runs, counted as bench.costs
+    counts them (bench.metering)."""
     from collections import Counter
 
-    from bench.costs import Meter, count_calls
+    from bench.metering import Meter, count_calls
 
     meter = Meter()
     seen: dict[str, Any] = {}
