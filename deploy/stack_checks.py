@@ -3,12 +3,18 @@ read from the template and the deploy's parameters, not hard-coded). Run by depl
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+REPO = Path(__file__).resolve().parent.parent
 STACK = "hubsync"
 REGION = "us-east-1"
 OK_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -44,6 +50,7 @@ def say(msg: str) -> None:
 # ---------------------------------------------------------------- assertions
 class Checker:
     def __init__(self, template: dict[str, Any], endpoint: str, report: Report) -> None:
+        self.endpoint = endpoint
         self.t = template
         self.r = report
         kw: dict[str, Any] = {"endpoint_url": endpoint, "region_name": REGION}
@@ -98,6 +105,7 @@ class Checker:
             if body["Type"] in checks:
                 checks[body["Type"]](logical, body.get("Properties", {}))
         self.check_outputs(stack)
+        self.check_layer_contents()
         say(f"  [{phase}] {self.r.passed + len(self.r.failures) - n_before} assertions")
         return self.physical
 
@@ -141,6 +149,7 @@ class Checker:
             want_group = self.physical.get(props["LoggingConfig"]["LogGroup"]["Ref"])
             r.equal(cfg.get("LoggingConfig", {}).get("LogGroup"), want_group, f"{w} LoggingConfig.LogGroup")
         self.check_environment(w, props, cfg.get("Environment", {}).get("Variables", {}))
+        self.check_code(w, props, name)
         self.check_reserved_concurrency(w, props, name)
         if props.get("EventInvokeConfig"):
             self.check_event_invoke_config(w, props["EventInvokeConfig"], name)
@@ -318,3 +327,56 @@ class Checker:
         r.equal(rule.get("State"), "ENABLED" if ep.get("Enabled", True) else "DISABLED", f"{w} State")
         arns = [t["Arn"] for t in ev.list_targets_by_rule(Rule=rule_name)["Targets"]]
         r.check(any(a.split(":function:")[-1].split(":")[0] == fn_name for a in arns), f"{w} targets it", arns)
+
+    # ------------------------------------------------------------ what was uploaded: the code and the layer
+    def _download(self, location: str) -> zipfile.ZipFile:
+        """A code or layer zip from the Location LocalStack answers, fetched from its own endpoint (the URL's host,
+        localhost.localstack.cloud, needs a DNS lookup this check does not rely on)."""
+        url = urllib.parse.urlsplit(location)
+        local = urllib.parse.urlsplit(self.endpoint)
+        with urllib.request.urlopen(url._replace(scheme=local.scheme, netloc=local.netloc).geturl(), timeout=30) as got:
+            return zipfile.ZipFile(io.BytesIO(got.read()))
+
+    def check_code(self, w: str, props: dict[str, Any], name: str) -> None:
+        """The deployed handler is the repository's: the zip's app.py is byte for byte functions/<dir>/app.py."""
+        location = self.c["lambda"].get_function(FunctionName=name)["Code"]["Location"]
+        code = self._download(location)
+        source = REPO / props["CodeUri"] / "app.py"
+        deployed = code.read("app.py") if "app.py" in code.namelist() else b""
+        self.r.check(deployed == source.read_bytes(), f"{w} code: app.py is {source.relative_to(REPO)}", len(deployed))
+
+    def check_layer_contents(self) -> None:
+        """The layer holds every module of the core (layers/common/hubsync) and each requirement of
+        layers/common/requirements.txt under python/, where the runtime looks; its compiled extensions are
+        for the runtime (CPython 3.13) and the architecture the template names; nothing of the dev stack or
+        the operator's tool is in it."""
+        r, w = self.r, f"[{self.phase}] layer"
+        if not self.layer_arns:
+            return
+        layer = self.c["lambda"].get_layer_version_by_arn(Arn=self.layer_arns[0])
+        archive = self._download(layer["Content"]["Location"])
+        names = set(archive.namelist())
+        core = REPO / "layers" / "common"
+        modules = sorted(f"python/{p.relative_to(core).as_posix()}" for p in (core / "hubsync").rglob("*.py"))
+        missing = [m for m in modules if m not in names]
+        r.check(not missing, f"{w}: the core's {len(modules)} modules under python/hubsync/", missing[:5])
+        for line in (core / "requirements.txt").read_text().splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if requirement:
+                package = re.split(r"[=<>!~\[ ]", requirement, maxsplit=1)[0].replace("-", "_").lower()
+                r.check(f"python/{package}/__init__.py" in names, f"{w}: requirement {requirement}", package)
+        architecture = {"arm64": "aarch64", "x86_64": "x86_64"}[self.globals_fn["Architectures"][0]]
+        runtime = self.globals_fn["Runtime"].removeprefix("python").replace(".", "")  # python3.13 -> 313
+        extensions = [n for n in names if n.endswith(".so") and ".cpython-" in n]
+        wrong = [n for n in extensions if f".cpython-{runtime}-{architecture}-linux-gnu.so" not in n]
+        built_for = f"cpython-{runtime} {architecture}"
+        r.check(bool(extensions) and not wrong, f"{w}: compiled extensions for {built_for}", wrong[:5])
+        # Every shared object's ELF header (abi3 ones included): e_machine, at byte 18, little-endian.
+        machine = {"aarch64": 0xB7, "x86_64": 0x3E}[architecture]
+        shared = [n for n in names if n.endswith(".so") or ".so." in n]
+        foreign = [n for n in shared if int.from_bytes(archive.read(n)[18:20], "little") != machine]
+        r.check(
+            bool(shared) and not foreign, f"{w}: {len(shared)} shared objects built for {architecture}", foreign[:5]
+        )
+        stray = [n for n in names if n.startswith(("python/hubsync_local/", "python/hubsync_cli/", "python/tests/"))]
+        r.check(not stray, f"{w}: no dev stack or operator tool", stray[:5])
