@@ -1,7 +1,7 @@
 """template.yaml's security settings: the optional customer managed key (KmsKeyArn), reserved concurrency, and
 the checkov configuration whose skipped checks must each say why.
 
-The template is read as test_template.py reads it (its helpers are reused); conditions are evaluated for the
+The template is read with the tests' helpers (tests/support/template.py); conditions are evaluated for the
 parameter values a test names, so "with the key" and "without" are the two templates CloudFormation would deploy.
 What each role needs from the key is derived from the services' documented behaviour, not copied from the template.
 """
@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from test_template import (
+
+from hubsync_local.template import Template
+from support.template import (
     EXPECTED_GRANTS,
     FUNCTIONS,
     arn_reference,
@@ -29,8 +31,6 @@ from test_template import (
     walk,
 )
 
-from hubsync_local.template import Template
-
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV_CONFIG = ROOT / ".checkov.yaml"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -38,11 +38,6 @@ WITH_KEY = {"KmsKeyArn": KEY}
 WITHOUT_KEY: dict[str, str] = {}
 NO_VALUE = ref("AWS::NoValue")
 KEY_REF = ref("KmsKeyArn")
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    return load_template()
 
 
 def deployed(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -280,7 +275,7 @@ def kms_grants(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
 
 
 def other_grants(template: dict[str, Any], role: str) -> dict[str, set[str]]:
-    """The role's grants other than KMS, as test_template.role_grants reads them."""
+    """The role's grants other than KMS, as support.template.role_grants reads them."""
     grants: dict[str, set[str]] = {}
     for statement in role_statements(template, role):
         actions = as_list(statement["Action"])
@@ -323,7 +318,7 @@ def test_role_has_no_kms_permission_without_the_key(template: dict[str, Any], ro
 
 @pytest.mark.parametrize("role", sorted(EXPECTED_GRANTS))
 def test_the_key_adds_nothing_but_kms_to_a_role(template: dict[str, Any], role: str) -> None:
-    # test_template.py checks the grants at the defaults; with the key they must be the same plus KMS.
+    # test_template_access.py checks the grants at the defaults; with the key they must be the same plus KMS.
     assert other_grants(deployed(template, WITH_KEY), role) == EXPECTED_GRANTS[role]
 
 
