@@ -12,11 +12,9 @@ import pytest
 import requests
 
 from hubsync_local.simulator import HubSpotSimulator
-from support.hubspot import HUBSPOT_TOKEN
+from support.simulator_http import AUTH, TYPE
 from support.stack import wait_for
 
-AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
-TYPE = "partner_services"
 IDS = ["1001", "1002", "1003", "1004"]
 
 

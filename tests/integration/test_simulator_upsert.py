@@ -9,7 +9,6 @@ documented in api.py (a missing record id is not created; partner services are r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,9 +18,8 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInputUpsert, Si
 
 from hubsync_local.simulator import HubSpotSimulator
 from support.hubspot import HUBSPOT_TOKEN
+from support.simulator_http import AUTH, Factory
 
-Factory = Callable[..., HubSpotSimulator]
-AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
 CONTACTS = "contacts"
 
 
