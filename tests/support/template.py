@@ -255,3 +255,32 @@ def evaluate(template: dict[str, Any], node: Any, values: dict[str, str]) -> Any
         holds = evaluate(template, {"Condition": condition}, values)
         return evaluate(template, when_true if holds else when_false, values)
     return node
+
+
+# What an !If branch of AWS::NoValue leaves: nothing (the key or list item removed).
+NO_VALUE = ref("AWS::NoValue")
+
+
+def deployed(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation would deploy it for these parameter values: each !If replaced by its
+    branch, AWS::NoValue removed, resources whose condition fails left out. Refs stay as they are."""
+
+    def walk_if(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                holds = evaluate(template, {"Condition": name}, values)
+                return walk_if(when_true if holds else when_false)
+            mapping = {key: walk_if(value) for key, value in node.items()}
+            return {key: value for key, value in mapping.items() if value != NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (walk_if(item) for item in node) if item != NO_VALUE]
+        return node
+
+    resolved = walk_if(template)
+    resolved["Resources"] = {
+        name: resource
+        for name, resource in resolved["Resources"].items()
+        if "Condition" not in resource or evaluate(template, {"Condition": resource["Condition"]}, values)
+    }
+    return resolved

@@ -2,8 +2,9 @@
 
 This module: the functions (runtime, architecture, handlers, timeouts, the layer), their configuration and
 parameters, secrets kept out of both, and the outputs. Queues and tables: test_template_queues.py; roles and the
-webhook API: test_template_access.py; logs, alarms and the dashboard: test_template_alarms.py; the optional key and
-reserved concurrency: test_template_security.py; DLQ retention and the archive: test_template_retention.py.
+webhook API: test_template_access.py; logs, alarms and the dashboard: test_template_alarms.py; the optional key:
+test_template_security.py; reserved concurrency: test_template_concurrency.py; checkov: test_template_checkov.py;
+DLQ retention and the archive: test_template_retention.py.
 
 The template is read with the local stack's reader (tests/support/template.py), without SAM or cfn-lint (those
 run in `make template`), so the checks are instant and offline.

@@ -1,68 +1,41 @@
-"""template.yaml's security settings: the optional customer managed key (KmsKeyArn), reserved concurrency, and
-the checkov configuration whose skipped checks must each say why.
+"""template.yaml's optional customer managed key (KmsKeyArn): the parameter, the resources it encrypts, what each
+role may do with it, and the local stack reading the conditional settings.
 
 The template is read with the tests' helpers (tests/support/template.py); conditions are evaluated for the
 parameter values a test names, so "with the key" and "without" are the two templates CloudFormation would deploy.
 What each role needs from the key is derived from the services' documented behaviour, not copied from the template.
+Reserved concurrency: test_template_concurrency.py; the checkov configuration: test_template_checkov.py.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from hubsync_local.template import Template
 from support.template import (
     EXPECTED_GRANTS,
     FUNCTIONS,
+    NO_VALUE,
+    ROOT,
     arn_reference,
     as_list,
+    deployed,
     evaluate,
     function_setting,
     load_template,
     props,
     ref,
     resources_of_type,
-    updater_queue_event,
     walk,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-CHECKOV_CONFIG = ROOT / ".checkov.yaml"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 WITH_KEY = {"KmsKeyArn": KEY}
 WITHOUT_KEY: dict[str, str] = {}
-NO_VALUE = ref("AWS::NoValue")
 KEY_REF = ref("KmsKeyArn")
-
-
-def deployed(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
-    """The template as CloudFormation would deploy it for these parameter values: each !If replaced by its
-    branch, AWS::NoValue removed, resources whose condition fails left out. Refs stay as they are."""
-
-    def walk_if(node: Any) -> Any:
-        if isinstance(node, dict):
-            if set(node) == {"Fn::If"}:
-                name, when_true, when_false = node["Fn::If"]
-                holds = evaluate(template, {"Condition": name}, values)
-                return walk_if(when_true if holds else when_false)
-            mapping = {key: walk_if(value) for key, value in node.items()}
-            return {key: value for key, value in mapping.items() if value != NO_VALUE}
-        if isinstance(node, list):
-            return [item for item in (walk_if(item) for item in node) if item != NO_VALUE]
-        return node
-
-    resolved = walk_if(template)
-    resolved["Resources"] = {
-        name: resource
-        for name, resource in resolved["Resources"].items()
-        if "Condition" not in resource or evaluate(template, {"Condition": resource["Condition"]}, values)
-    }
-    return resolved
 
 
 def property_at(resource: dict[str, Any], path: str) -> Any:
@@ -74,7 +47,6 @@ def property_at(resource: dict[str, Any], path: str) -> Any:
     return node
 
 
-# ---------------------------------------------------------------------------------------------- the parameter
 def test_kms_key_parameter_is_optional(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["KmsKeyArn"]
     assert (parameter["Type"], parameter["Default"]) == ("String", "")
@@ -111,7 +83,6 @@ def test_kms_key_parameter_refuses(template: dict[str, Any], value: str) -> None
     assert not re.fullmatch(template["Parameters"]["KmsKeyArn"]["AllowedPattern"], value)
 
 
-# ---------------------------------------------------------------------------------------------- which resources
 # Where each kind of resource names its key (CloudFormation property paths). Every resource of these types is
 # checked, including ones added later: a new queue, table, secret, log group, topic or bucket must use the key too.
 KEY_PROPERTY = {
@@ -214,7 +185,6 @@ def test_function_environments_use_the_key_through_globals(template: dict[str, A
     assert not any("KmsKeyArn" in props(template, function) for function in FUNCTIONS)
 
 
-# ---------------------------------------------------------------------------------------------- roles
 # What each service documents a caller needs on a customer managed key, per IAM action the role is allowed:
 # - SQS: a producer needs kms:GenerateDataKey and kms:Decrypt, a consumer (the event source mapping polls
 #   with the function's role) kms:Decrypt.
@@ -358,114 +328,6 @@ def test_policy_statements_are_plain_so_scanners_read_them(template: dict[str, A
             assert "Fn::If" not in statement and "Effect" in statement, f"{role}: {statement!r}"
 
 
-# ---------------------------------------------------------------------------------------------- concurrency
-def test_reserve_concurrency_parameter(template: dict[str, Any]) -> None:
-    parameter = template["Parameters"]["ReserveConcurrency"]
-    assert (parameter["Type"], parameter["Default"], parameter["AllowedValues"]) == (
-        "String",
-        "true",
-        ["true", "false"],
-    )
-
-
-def reserved(template: dict[str, Any], function: str) -> Any:
-    return function_setting(template, function, "ReservedConcurrentExecutions")
-
-
-def test_updater_reserves_exactly_its_mapping_concurrency(template: dict[str, Any]) -> None:
-    on = deployed(template, {"ReserveConcurrency": "true"})
-    # The same parameter as ScalingConfig.MaximumConcurrency: never below it (which would throttle the mapping and
-    # spend receives), never above (which would hold account capacity the mapping cannot use).
-    assert reserved(on, "UpdaterFunction") == updater_queue_event(on)["ScalingConfig"]["MaximumConcurrency"]
-    assert reserved(on, "UpdaterFunction") == ref("UpdaterMaxConcurrency")
-    assert reserved(deployed(template, {"ReserveConcurrency": "false"}), "UpdaterFunction") is None
-
-
-def test_replayer_runs_one_at_a_time(template: dict[str, Any]) -> None:
-    assert reserved(deployed(template, {"ReserveConcurrency": "true"}), "ReplayerFunction") == 1
-    assert reserved(deployed(template, {"ReserveConcurrency": "false"}), "ReplayerFunction") is None
-
-
-def test_archiver_runs_one_at_a_time(template: dict[str, Any]) -> None:
-    # Scheduled runs, their retries and runs invoked by hand never overlap (the replayer's rule, for the same reason).
-    assert reserved(deployed(template, {"ReserveConcurrency": "true"}), "ArchiverFunction") == 1
-    assert reserved(deployed(template, {"ReserveConcurrency": "false"}), "ArchiverFunction") is None
-
-
-def test_only_the_receiver_has_no_reservation(template: dict[str, Any]) -> None:
-    # The scope of .checkov.yaml's CKV_AWS_115 skip: a function added later decides, and says so here.
-    on = deployed(template, {"ReserveConcurrency": "true"})
-    unreserved = {f for f in resources_of_type(on, "AWS::Serverless::Function") if reserved(on, f) is None}
-    assert unreserved == {"ReceiverFunction"}
-
-
-# Event sources Lambda invokes asynchronously (where a function DLQ or on-failure destination would apply).
-ASYNC_EVENT_TYPES = {
-    "S3",
-    "SNS",
-    "Schedule",
-    "ScheduleV2",
-    "CloudWatchEvent",
-    "EventBridgeRule",
-    "CloudWatchLogs",
-    "IoTRule",
-    "AlexaSkill",
-    "Cognito",
-}
-
-
-def test_no_function_is_invoked_asynchronously_without_a_failure_destination(template: dict[str, Any]) -> None:
-    # The reason of .checkov.yaml's CKV_AWS_116 skip. A scheduled function must keep what fails (DeadLetterQueue
-    # or EventInvokeConfig.DestinationConfig.OnFailure): an async invocation that fails after Lambda's retries is
-    # otherwise dropped.
-    for function in resources_of_type(template, "AWS::Serverless::Function"):
-        events = {event["Type"] for event in props(template, function).get("Events", {}).values()}
-        if events & ASYNC_EVENT_TYPES:
-            properties = props(template, function)
-            on_failure = properties.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
-            assert properties.get("DeadLetterQueue") or on_failure, f"{function} is invoked asynchronously"
-
-
-# ---------------------------------------------------------------------------------------------- checkov
-def checkov_config() -> dict[str, Any]:
-    config = yaml.safe_load(CHECKOV_CONFIG.read_text(encoding="utf-8"))
-    assert isinstance(config, dict)
-    return config
-
-
-def test_checkov_scans_the_template_offline() -> None:
-    config = checkov_config()
-    assert config["file"] == ["template.yaml"]
-    assert config["framework"] == ["cloudformation"]
-    assert config["skip-download"] is True
-    assert not config.get("soft-fail") and not config.get("soft-fail-on"), "failed checks must fail the build"
-    assert not {"check", "skip-framework", "skip-path", "external-checks-dir"} & set(config)
-
-
-def test_every_skipped_check_has_a_reason() -> None:
-    skipped = checkov_config()["skip-check"]
-    assert skipped and len(skipped) == len(set(skipped))
-    lines = {
-        match.group(1): match.group(2)
-        for match in re.finditer(r"^\s*-\s*(\S+)\s*#\s*(.*?)\s*$", CHECKOV_CONFIG.read_text(encoding="utf-8"), re.M)
-    }
-    for check in skipped:
-        assert re.fullmatch(r"CKV_AWS_\d+", check), f"{check}: skip single checks by id, not patterns or severities"
-        assert check in lines, f"{check}: no reason on its line"
-        assert len(lines[check].split()) >= 8, f"{check}: the reason is too short to say why: {lines[check]!r}"
-
-
-def test_make_test_runs_checkov_with_the_config() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    test_target = re.search(r"^test:(.*)$", makefile, re.M)
-    assert test_target and "security" in test_target.group(1).split()
-    security = re.search(r"^security:.*\n((?:\t.*\n)+)", makefile, re.M)
-    assert security and "checkov --config-file .checkov.yaml" in security.group(1)
-    pins = (ROOT / "requirements-checkov.txt").read_text(encoding="utf-8")
-    assert re.search(r"^checkov==\d+\.\d+\.\d+$", pins, re.M), "checkov is pinned"
-
-
-# ---------------------------------------------------------------------------------------------- local stack
 @pytest.mark.parametrize(("values", "managed", "key"), [(WITHOUT_KEY, True, None), (WITH_KEY, False, KEY)])
 def test_local_stack_reads_the_conditional_settings(values: dict[str, str], managed: bool, key: str | None) -> None:
     local = Template.load(parameters=values)
