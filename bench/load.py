@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from bench import drain
 from bench._load_stack import StackProcess, cpu_seconds
 from bench._support import (
     FIRST_RECORD_ID,
@@ -36,7 +37,6 @@ from bench._support import (
     queue_depth,
     table,
 )
-from bench.drain import report_drain, report_state_drain, run_drain, run_state_drain
 from hubsync_local.aws import client
 from hubsync_local.processes import stop_process
 from hubsync_local.stack import new_webhook_secret
@@ -312,13 +312,7 @@ def main() -> list[Headline]:
     began = time.perf_counter()
     headlines = report_webhook(run_webhook())
     print(f"(webhook: {time.perf_counter() - began:.1f} s)")
-    began = time.perf_counter()
-    headlines += report_drain(run_drain())
-    print(f"(drain: {time.perf_counter() - began:.1f} s)")
-    began = time.perf_counter()
-    headlines += report_state_drain(run_state_drain())
-    print(f"(drain with and without the record state: {time.perf_counter() - began:.1f} s)")
-    return headlines
+    return headlines + drain.main()  # the updater's drains, as bench.drain runs them alone
 
 
 if __name__ == "__main__":
