@@ -8,7 +8,6 @@ really sends differ from its spec, and the simulator copies HubSpot: see the tes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import requests
 
 from hubsync_local.simulator import HubSpotSimulator
-from support.hubspot import HUBSPOT_TOKEN
+from support.simulator_http import AUTH, Factory
 
 SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "hubspot-openapi"
 if not (SPEC_DIR / "partner-services-v3.json").is_file():
@@ -27,8 +26,6 @@ from jsonschema import Draft202012Validator  # noqa: E402  (only once the module
 from referencing import Registry, Resource  # noqa: E402
 from referencing.jsonschema import DRAFT202012  # noqa: E402
 
-Factory = Callable[..., HubSpotSimulator]
-AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
 BASE = "/crm/v3/objects/partner_services"
 ONE = BASE + "/{partnerServiceId}"
 
