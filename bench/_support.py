@@ -108,6 +108,10 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+# HubSpot's rate-limit headers on every answer, with room for everything a benchmark sends (no pacing, no 429).
+HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
+
+
 class SimulatorProcess:
     """The HubSpot simulator's CLI in a child process (its CPU is not this process's), on a free port.
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from bench._support import (
     FIRST_RECORD_ID,
+    HEADERS_ONLY_LIMIT,
     OBJECT,
     Headline,
     SimulatorProcess,
@@ -50,7 +51,6 @@ DRAIN_RECORDS = 10_000
 STATE_DRAIN_EVENTS = 20_000
 STATE_DRAIN_RECORDS = 2_000
 SEED = 20_251_128
-HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
 
 
 def drain_targets(events: int = DRAIN_EVENTS, records: int = DRAIN_RECORDS) -> list[str]:

@@ -38,6 +38,7 @@ from hubspot import HubSpot
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
 from bench._support import (
+    HEADERS_ONLY_LIMIT,
     OBJECT,
     TOKEN,
     Headline,
@@ -61,8 +62,6 @@ RECORDS = 2_000
 PER_EVENT_SUBSET = 1_000
 REPS = 7
 LATENCY_MS = 20
-# HubSpot's headers on every answer, with room for everything this benchmark sends (no pacing, no 429).
-HEADERS_ONLY_LIMIT = ("--rate-limit", "1000000", "--interval-ms", "10000")
 BARE_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 
